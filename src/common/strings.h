@@ -1,0 +1,39 @@
+// Small string helpers shared by every component. Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tusk {
+
+/// Splits `s` on `sep`, trimming ASCII whitespace around each part; empty parts dropped.
+std::vector<std::string> SplitTrimmed(std::string_view s, char sep);
+
+/// Removes leading and trailing ASCII whitespace.
+std::string Trim(std::string_view s);
+
+/// Joins parts with `sep` between them.
+std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+
+/// Parses a memory size such as "512MB", "2GiB", "64kB", "1048576" (bytes).
+/// Units are binary (kB = KiB = 1024 bytes, as PostgreSQL reads them).
+/// Returns nullopt for anything else (negative, overflow, unknown unit).
+std::optional<uint64_t> ParseBytes(std::string_view s);
+
+/// Renders bytes the way postgresql.conf wants them: the largest of
+/// TB/GB/MB/kB that divides evenly, e.g. 536870912 -> "512MB".
+std::string FormatPgBytes(uint64_t bytes);
+
+/// Quotes an SQL identifier ("my db" -> "\"my db\""); always quotes.
+std::string QuoteIdent(std::string_view ident);
+
+/// Quotes an SQL string literal ('it''s'); uses E'' syntax never, doubles quotes.
+std::string QuoteLiteral(std::string_view value);
+
+/// True for a plain lowercase SQL identifier usable unquoted: [a-z_][a-z0-9_]*, ≤ 63 bytes.
+bool IsSimpleIdentifier(std::string_view s);
+
+}  // namespace tusk

@@ -1,0 +1,133 @@
+// The desired state read from tusk.yaml: plain structs, no behaviour.
+//
+// Produced by LoadConfig() (loader.h), which parses, substitutes ${VAR},
+// applies defaults, validates, and resolves every relative path against the
+// config file's directory. After loading, every field holds its final value:
+// consumers never apply defaults themselves. Value types; not synchronized.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tusk::config {
+
+/// Tuning template (in the spirit of PGTune / Pigsty): oltp | olap | tiny.
+enum class Profile { kOltp, kOlap, kTiny };
+/// Storage class; drives random_page_cost and effective_io_concurrency.
+enum class Storage { kSsd, kHdd };
+/// Whether an object should exist. kAbsent objects are dropped only with --allow-drop.
+enum class ObjectState { kPresent, kAbsent };
+
+/// Where a value came from in the YAML file (1-based line/column; 0 = unknown).
+struct SourceLocation {
+  int line = 0;
+  int column = 0;
+};
+
+/// An extension wanted in a database. Empty schema/version = PostgreSQL's default.
+struct Extension {
+  std::string name;
+  std::string schema;
+  std::string version;
+};
+
+/// A database on an instance.
+struct Database {
+  std::string name;
+  std::string owner;                    ///< default: a login role named like the database
+  std::vector<Extension> extensions;
+  std::vector<std::string> schemas;     ///< created, owned by `owner`
+  std::vector<std::string> init;        ///< absolute paths of SQL files run once
+  std::vector<std::string> ensure;      ///< absolute paths of SQL files run on every apply
+  std::string encoding = "UTF8";
+  std::string locale = "C.UTF-8";
+  int connection_limit = -1;            ///< -1 = unlimited (PostgreSQL's default)
+  ObjectState state = ObjectState::kPresent;
+  SourceLocation location;
+};
+
+/// How a role's password is obtained.
+enum class PasswordSource {
+  kNone,       ///< no password (NOLOGIN roles, or login via peer only)
+  kGenerated,  ///< strong random, kept in the instance's secrets file
+  kEnv,        ///< from the environment variable `password_env`
+  kFile,       ///< from the first line of the file `password_file`
+};
+
+/// A privilege grant to a role. One of three kinds.
+struct Grant {
+  enum class Kind {
+    kDatabase,  ///< GRANT {CONNECT|CREATE|TEMP} ON DATABASE database
+    kTables,    ///< GRANT privileges ON ALL TABLES IN SCHEMA schema (+ default privileges)
+    kUsage,     ///< GRANT USAGE ON SCHEMA schema
+  };
+  Kind kind = Kind::kDatabase;
+  std::string database;
+  std::string schema;                   ///< kTables, kUsage
+  std::vector<std::string> privileges;  ///< upper case: CONNECT, SELECT, ...
+};
+
+/// A role (user or group) on an instance.
+struct Role {
+  std::string name;
+  bool login = true;
+  PasswordSource password_source = PasswordSource::kGenerated;
+  std::string password_env;   ///< kEnv: variable name
+  std::string password_file;  ///< kFile: absolute path
+  bool superuser = false;
+  bool createdb = false;
+  bool createrole = false;
+  bool replication = false;
+  std::vector<std::string> member_of;
+  int connection_limit = -1;
+  std::vector<Grant> grants;
+  ObjectState state = ObjectState::kPresent;
+  bool implicit = false;  ///< added by the loader as a database's default owner
+  SourceLocation location;
+};
+
+/// One pg_hba.conf line.
+struct HbaRule {
+  std::string type;      ///< local | host | hostssl
+  std::string database;  ///< e.g. "all", "keycloak"
+  std::string user;      ///< e.g. "all", "keycloak"
+  std::string address;   ///< empty for local; CIDR or host otherwise
+  std::string method;    ///< scram-sha-256 | peer | md5 | trust | reject | ...
+};
+
+/// One PostgreSQL instance (cluster) managed on this host.
+struct Instance {
+  std::string name;
+  int port = 5432;
+  std::string listen = "127.0.0.1";  ///< listen_addresses
+  std::string data_dir;              ///< absolute
+  std::string postgres_bin;          ///< absolute dir holding initdb/postgres/pg_ctl
+  Profile profile = Profile::kOltp;
+  uint64_t memory_bytes = 0;         ///< tuning budget in bytes (resolved, never 0)
+  int cpus = 0;                      ///< resolved, never 0
+  Storage storage = Storage::kSsd;   ///< resolved (detected when not given)
+  int max_connections = 100;
+  std::map<std::string, std::string> parameters;  ///< explicit GUCs; override tuning
+  std::vector<Database> databases;
+  std::vector<Role> roles;  ///< includes implicit owner roles
+  std::vector<HbaRule> hba;  ///< resolved (defaults filled in when not given)
+  std::string superuser = "postgres";  ///< bootstrap superuser (POSTGRES_USER)
+  /// Superuser password source: POSTGRES_PASSWORD (kEnv) or generated.
+  PasswordSource superuser_password_source = PasswordSource::kGenerated;
+  std::string superuser_password_env;
+  int lock_timeout_ms = 5000;  ///< lock_timeout for DDL during apply
+  SourceLocation location;
+};
+
+/// The whole desired state.
+struct Config {
+  std::string source;     ///< config file path, or "<embedded default>"
+  std::string base_dir;   ///< directory relative paths were resolved against
+  std::string state_dir;  ///< absolute; holds .secrets/, .agent/, .run/ (default <base>/tusk-data)
+  std::vector<Instance> instances;
+};
+
+}  // namespace tusk::config
