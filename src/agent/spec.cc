@@ -1,0 +1,55 @@
+// JSON (de)serialization of the agent's spec.
+#include "agent/spec.h"
+
+#include <nlohmann/json.hpp>
+
+namespace tusk::agent {
+
+std::string SpecToJson(const AgentSpec& spec) {
+  nlohmann::json doc = {{"instances", nlohmann::json::array()}};
+  for (const auto& i : spec.instances) {
+    doc["instances"].push_back({{"name", i.name},
+                                {"data_dir", i.data_dir},
+                                {"postgres_bin", i.postgres_bin},
+                                {"port", i.port},
+                                {"socket_dir", i.socket_dir},
+                                {"log_file", i.log_file},
+                                {"run_as",
+                                 {{"uid", i.run_as.uid},
+                                  {"gid", i.run_as.gid},
+                                  {"name", i.run_as.name},
+                                  {"home", i.run_as.home}}}});
+  }
+  return doc.dump(2) + "\n";
+}
+
+Result<AgentSpec> SpecFromJson(const std::string& text) {
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("instances") ||
+      !doc["instances"].is_array()) {
+    return InvalidArgument("agent spec: expected {\"instances\": [...]}");
+  }
+  AgentSpec spec;
+  for (const auto& j : doc["instances"]) {
+    try {
+      InstanceSpec i;
+      i.name = j.at("name").get<std::string>();
+      i.data_dir = j.at("data_dir").get<std::string>();
+      i.postgres_bin = j.at("postgres_bin").get<std::string>();
+      i.port = j.at("port").get<int>();
+      i.socket_dir = j.at("socket_dir").get<std::string>();
+      i.log_file = j.at("log_file").get<std::string>();
+      const auto& r = j.at("run_as");
+      i.run_as.uid = r.at("uid").get<uid_t>();
+      i.run_as.gid = r.at("gid").get<gid_t>();
+      i.run_as.name = r.at("name").get<std::string>();
+      i.run_as.home = r.at("home").get<std::string>();
+      spec.instances.push_back(std::move(i));
+    } catch (const nlohmann::json::exception& e) {
+      return InvalidArgument(std::string("agent spec: ") + e.what());
+    }
+  }
+  return spec;
+}
+
+}  // namespace tusk::agent
