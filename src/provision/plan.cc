@@ -152,7 +152,11 @@ class Planner {
   void PlanPassword(const std::string& name, const RoleSnapshot& cur) {
     auto it = in_.passwords.find(name);
     if (it == in_.passwords.end()) return;
-    if (cur.password && ScramVerifierMatches(*cur.password, it->second)) return;
+    if (cur.password) {
+      bool same = in_.password_matches ? in_.password_matches(*cur.password, it->second)
+                                       : ScramVerifierMatches(*cur.password, it->second);
+      if (same) return;
+    }
     std::string pw;
     if (!PasswordClause(name, &pw)) return;
     std::string head = "ALTER ROLE " + Q(name);

@@ -92,6 +92,10 @@ struct PlanInput {
   /// Makes a password verifier; NewScramVerifier when empty. Tests inject a
   /// deterministic one.
   std::function<Result<std::string>(std::string_view)> make_verifier;
+  /// Checks a stored verifier against a declared password;
+  /// ScramVerifierMatches when empty. The executor passes results it
+  /// computed in parallel (PBKDF2 costs ~1 ms per role).
+  std::function<bool(const std::string& verifier, const std::string& password)> password_matches;
 };
 
 /// The plan: steps in execution order plus per-database file work.

@@ -114,7 +114,7 @@ CatalogSnapshot Converged() {
 Plan RunPlan(const Instance& inst, const CatalogSnapshot& snap, bool allow_drop = false,
              const std::map<std::string, std::string>& checksums = {},
              const std::map<std::string, std::string>& passwords = Passwords()) {
-  PlanInput in{inst, snap, passwords, checksums, allow_drop, FixedVerifier};
+  PlanInput in{inst, snap, passwords, checksums, allow_drop, FixedVerifier, {}};
   return ComputePlan(in);
 }
 
