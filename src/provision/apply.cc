@@ -109,8 +109,7 @@ class Executor {
 
     std::string rendered = RenderPlan(plan_, inst_.name);
     if (!rendered.empty()) out_ << rendered;
-    for (const auto& w : report_.warnings) out_ << "warning: " << w << "\n";
-    for (const auto& e : report_.errors) out_ << "error: " << e << "\n";
+    // Warnings and errors are in the report; the caller prints them.
     if (opts_.dry_run) {
       out_ << "dry run: " << Plural(report_.statements_planned, "statement")
            << " planned, nothing executed\n";
@@ -219,7 +218,7 @@ class Executor {
         ++report_.statements_executed;
       } else {
         report_.errors.push_back(StepError(step, cluster_->last_error()));
-        out_ << "error: " << report_.errors.back() << "\n";
+        out_ << "failed: " << report_.errors.back() << "\n";
       }
     }
   }
@@ -241,7 +240,7 @@ class Executor {
     auto opened = PgConnection::Open(ci);
     if (!opened.ok()) {
       FailDatabase(work.name, opened.status().message());
-      out_ << "error: " << report_.errors.back() << "\n";
+      out_ << "database " << work.name << ": cannot connect: " << opened.status().message() << "\n";
       return;
     }
     PgConnection& conn = **opened;
@@ -249,7 +248,7 @@ class Executor {
     if (!error.empty()) {
       conn.Exec("ROLLBACK");
       FailDatabase(work.name, error);
-      out_ << "error: " << report_.errors.back() << " (rolled back)\n";
+      out_ << "database " << work.name << ": rolled back: " << error << "\n";
       return;
     }
     report_.statements_executed += static_cast<int>(objects.size() + grants.size());
@@ -305,10 +304,7 @@ class Executor {
   }
 
   ApplyReport Finish(const std::string& fatal) {
-    if (!fatal.empty()) {
-      report_.errors.push_back(fatal);
-      out_ << "error: " << fatal << "\n";
-    }
+    if (!fatal.empty()) report_.errors.push_back(fatal);
     out_ << "apply " << inst_.name << ": " << Plural(report_.statements_executed, "statement")
          << " executed, " << Plural(report_.init_files_run, "init file") << ", "
          << Plural(report_.ensure_files_run, "ensure file") << ", "

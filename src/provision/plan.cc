@@ -320,8 +320,8 @@ class Planner {
     for (const auto& ext : db.extensions) {
       auto av = snap_.available_extensions.find(ext.name);
       if (av == snap_.available_extensions.end()) {
-        errors.push_back("extension \"" + ext.name + "\" is not available on this server (" +
-                         ExtensionPackageHint(ext.name) + ")");
+        errors.push_back("extension \"" + ext.name + "\" is not available on this server; " +
+                         ExtensionPackageHint(ext.name));
       } else if (!ext.version.empty() && !Contains(av->second, ext.version)) {
         auto inst = objects->extensions.find(ext.name);
         if (inst == objects->extensions.end() || inst->second.version != ext.version) {
