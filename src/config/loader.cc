@@ -1,15 +1,1071 @@
-// STUB: replaced by the config loader implementation.
+// Implementation of loader.h: tusk.yaml -> config::Config.
+//
+// The YAML tree is walked by a Loader that knows the schema. Every scalar goes
+// through SubstituteEnv before it is converted, so "${PORT:-5433}" works for
+// integers too. The first problem found aborts loading: internally it is
+// thrown as a LoadError carrying the finished message and caught at the API
+// boundary, together with any yaml-cpp exception, so nothing escapes.
 #include "config/loader.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "common/strings.h"
+#include "config/env_substitution.h"
+#include "config/values.h"
+
 namespace tusk::config {
-Result<Config> LoadConfigFile(const std::string&, const Environment&) {
-  return Internal("not implemented");
+namespace {
+
+constexpr const char* kEmbeddedSource = "<embedded default>";
+constexpr const char* kNoPostgres =
+    "no PostgreSQL server found under /usr/lib/postgresql; install postgresql-15";
+/// Refuse absurd inputs early (a tusk.yaml is a few kB).
+constexpr size_t kMaxConfigBytes = 4u << 20;
+/// Below this a tuning budget makes no sense.
+constexpr uint64_t kMinMemoryBytes = 1u << 20;
+
+/// Thrown inside this file only; `message` is the complete error text.
+struct LoadError {
+  std::string message;
+};
+
+std::string Shorten(std::string_view s) {
+  constexpr size_t kMax = 60;
+  if (s.size() <= kMax) return std::string(s);
+  return std::string(s.substr(0, kMax)) + "...";
 }
-Result<Config> LoadConfigText(std::string_view, const std::string&, const std::string&,
-                              const Environment&) {
-  return Internal("not implemented");
+
+std::string Quoted(std::string_view s) { return "\"" + Shorten(s) + "\""; }
+
+/// "a list", "a map", "nothing" or the quoted scalar: for "expected X, got Y".
+std::string Describe(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a map";
+  return Quoted(n.Scalar());
 }
-Result<Config> EmbeddedDefault(const std::string&, std::optional<int>, const Environment&) {
-  return Internal("not implemented");
+
+bool Present(const YAML::Node& n) { return n.IsDefined() && !n.IsNull(); }
+
+std::string Child(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
+
+std::string Index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+SourceLocation Loc(const YAML::Node& n) {
+  YAML::Mark m = n.Mark();
+  return SourceLocation{std::max(m.line, 0) + 1, std::max(m.column, 0) + 1};
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return s;
+}
+
+bool HasSpace(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return c == ' '; });
+}
+
+bool IsLoopback(const std::string& addr) {
+  return addr == "localhost" || addr == "::1" || addr.rfind("127.", 0) == 0;
+}
+
+bool LooksLikeIpv4(const std::string& addr) {
+  return !addr.empty() && std::all_of(addr.begin(), addr.end(),
+                                      [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+}
+
+/// A YAML map's values by key, after the unknown and duplicate key checks.
+class Fields {
+ public:
+  void Set(std::string key, YAML::Node value) { values_.emplace(std::move(key), value); }
+  /// The value, or a null node when the key is absent.
+  const YAML::Node Get(const std::string& key) const {
+    auto it = values_.find(key);
+    return it == values_.end() ? YAML::Node() : it->second;
+  }
+  /// True when the key is given with a non-null value.
+  bool Has(const std::string& key) const { return Present(Get(key)); }
+
+ private:
+  std::map<std::string, YAML::Node> values_;
+};
+
+/// A member_of entry, checked once all roles of the instance are known.
+struct MembershipRef {
+  YAML::Node node;
+  std::string path;
+  std::string role;
+  std::string target;
+};
+
+/// The nodes an instance's errors found after parsing point at.
+struct InstanceNodes {
+  YAML::Node self, name, port, data_dir;
+};
+
+class Loader {
+ public:
+  Loader(std::string source, std::string base_dir, const Environment& env)
+      : source_(std::move(source)), base_dir_(std::move(base_dir)), env_(env) {}
+
+  Config Load(const YAML::Node& root);
+
+ private:
+  [[noreturn]] void Fail(const YAML::Node& at, const std::string& path,
+                         const std::string& why) const {
+    SourceLocation loc = Loc(at);
+    throw LoadError{source_ + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column) +
+                    ": " + (path.empty() ? std::string("(top level)") : path) + ": " + why};
+  }
+
+  Fields Map(const YAML::Node& n, const std::string& path,
+             std::initializer_list<std::string_view> allowed) const;
+  std::string String(const YAML::Node& n, const std::string& path) const;
+  std::string NonEmpty(const YAML::Node& n, const std::string& path) const;
+  int Integer(const YAML::Node& n, const std::string& path, int64_t min, int64_t max) const;
+  bool Boolean(const YAML::Node& n, const std::string& path) const;
+  std::string Path(const YAML::Node& n, const std::string& path) const;
+  std::string ObjectName(const YAML::Node& n, const std::string& path, const char* what) const;
+  std::string EnvVarName(const YAML::Node& n, const std::string& path) const;
+  ObjectState State(const YAML::Node& n, const std::string& path) const;
+  void RequireList(const YAML::Node& n, const std::string& path) const;
+  std::vector<std::string> SqlFiles(const YAML::Node& n, const std::string& path) const;
+  YAML::Node Required(const Fields& f, const YAML::Node& parent, const std::string& path,
+                      const std::string& key) const;
+
+  Instance ParseInstance(const YAML::Node& n, const std::string& path, size_t count,
+                         const Config& cfg);
+  std::string Listen(const YAML::Node& n, const std::string& path) const;
+  void Parameters(const YAML::Node& n, const std::string& path, Instance& inst) const;
+  void Superuser(const YAML::Node& n, const std::string& path, Instance& inst) const;
+  Database ParseDatabase(const YAML::Node& n, const std::string& path) const;
+  Extension ParseExtension(const YAML::Node& n, const std::string& path) const;
+  Role ParseRole(const YAML::Node& n, const std::string& path, const Instance& inst,
+                 std::vector<MembershipRef>& refs) const;
+  Grant ParseGrant(const YAML::Node& n, const std::string& path, const Instance& inst) const;
+  std::vector<std::string> Privileges(const YAML::Node& n, const std::string& path,
+                                      const std::set<std::string>& allowed, bool tables) const;
+  HbaRule ParseHba(const YAML::Node& n, const std::string& path) const;
+  void CheckReferences(const Instance& inst, const std::vector<MembershipRef>& refs) const;
+  void CheckAgainstEarlier(const Instance& inst, const InstanceNodes& nodes,
+                           const std::string& path, const Config& cfg);
+
+  std::string source_;
+  std::string base_dir_;
+  const Environment& env_;
+  // Indexes into the instance being parsed: name -> position in databases / roles.
+  std::map<std::string, size_t> database_index_;
+  std::map<std::string, size_t> role_index_;
+  // Earlier instances (positions in Config::instances) by name, port and data_dir.
+  std::map<std::string, size_t> instance_by_name_;
+  std::map<int, size_t> instance_by_port_;
+  std::map<std::string, size_t> instance_by_data_dir_;
+};
+
+Fields Loader::Map(const YAML::Node& n, const std::string& path,
+                   std::initializer_list<std::string_view> allowed) const {
+  if (!n.IsMap()) Fail(n, path, "expected a map, got " + Describe(n));
+  Fields fields;
+  std::set<std::string> seen;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (!key.IsScalar()) Fail(key, path, "expected a plain key, got " + Describe(key));
+    const std::string& k = key.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+      std::vector<std::string> names(allowed.begin(), allowed.end());
+      Fail(key, Child(path, k), "unknown key (expected one of: " + Join(names, ", ") + ")");
+    }
+    if (!seen.insert(k).second) Fail(key, Child(path, k), "duplicate key");
+    fields.Set(k, it->second);
+  }
+  return fields;
+}
+
+std::string Loader::String(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsScalar()) Fail(n, path, "expected a string, got " + Describe(n));
+  Result<std::string> r = SubstituteEnv(n.Scalar(), env_);
+  if (!r.ok()) Fail(n, path, r.status().message());
+  return std::move(r).value();
+}
+
+std::string Loader::NonEmpty(const YAML::Node& n, const std::string& path) const {
+  std::string s = String(n, path);
+  if (s.empty()) Fail(n, path, "must not be empty");
+  if (HasControlChars(s)) Fail(n, path, "must not contain control characters");
+  return s;
+}
+
+int Loader::Integer(const YAML::Node& n, const std::string& path, int64_t min, int64_t max) const {
+  if (!n.IsScalar()) Fail(n, path, "expected an integer, got " + Describe(n));
+  std::string s = String(n, path);
+  std::optional<int64_t> v = ParseInteger(s);
+  if (!v) Fail(n, path, "expected an integer, got " + Quoted(s));
+  if (*v < min || *v > max) {
+    Fail(n, path,
+         "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + s);
+  }
+  return static_cast<int>(*v);
+}
+
+bool Loader::Boolean(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsScalar()) Fail(n, path, "expected true or false, got " + Describe(n));
+  std::string s = String(n, path);
+  std::optional<bool> v = ParseBoolean(s);
+  if (!v) Fail(n, path, "expected true or false, got " + Quoted(s));
+  return *v;
+}
+
+std::string Loader::Path(const YAML::Node& n, const std::string& path) const {
+  return ResolvePath(base_dir_, NonEmpty(n, path));
+}
+
+std::string Loader::ObjectName(const YAML::Node& n, const std::string& path,
+                               const char* what) const {
+  std::string s = String(n, path);
+  if (!IsValidObjectName(s)) {
+    Fail(n, path,
+         "invalid " + std::string(what) + " name " + Quoted(s) +
+             " (use letters, digits, _ $ -, starting with a letter or _, at most 63 bytes, "
+             "not starting with pg_)");
+  }
+  return s;
+}
+
+std::string Loader::EnvVarName(const YAML::Node& n, const std::string& path) const {
+  std::string s = String(n, path);
+  if (!IsValidEnvName(s)) Fail(n, path, "invalid environment variable name " + Quoted(s));
+  if (!env_.GetEnv(s)) Fail(n, path, "environment variable " + s + " is not set");
+  return s;
+}
+
+ObjectState Loader::State(const YAML::Node& n, const std::string& path) const {
+  std::string s = String(n, path);
+  if (s == "present") return ObjectState::kPresent;
+  if (s == "absent") return ObjectState::kAbsent;
+  Fail(n, path, "must be present or absent, got " + Quoted(s));
+}
+
+void Loader::RequireList(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsSequence()) Fail(n, path, "expected a list, got " + Describe(n));
+}
+
+std::vector<std::string> Loader::SqlFiles(const YAML::Node& n, const std::string& path) const {
+  std::vector<std::pair<YAML::Node, std::string>> items;
+  if (n.IsScalar()) {
+    items.emplace_back(n, path);
+  } else if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) items.emplace_back(n[i], Index(path, i));
+  } else {
+    Fail(n, path, "expected a file name or a list of file names, got " + Describe(n));
+  }
+  std::vector<std::string> files;
+  for (const auto& [node, p] : items) {
+    std::string file = Path(node, p);
+    if (!env_.FileReadable(file)) Fail(node, p, "cannot read SQL file " + file);
+    files.push_back(file);
+  }
+  return files;
+}
+
+YAML::Node Loader::Required(const Fields& f, const YAML::Node& parent, const std::string& path,
+                            const std::string& key) const {
+  const YAML::Node n = f.Get(key);
+  if (!Present(n)) Fail(parent, Child(path, key), "missing (required)");
+  return n;
+}
+
+Config Loader::Load(const YAML::Node& root) {
+  Config cfg;
+  cfg.source = source_;
+  cfg.base_dir = base_dir_;
+  if (!Present(root)) Fail(root, "instances", "missing: the file must list at least one instance");
+  Fields top = Map(root, "", {"instances", "state_dir"});
+  cfg.state_dir = top.Has("state_dir") ? Path(top.Get("state_dir"), "state_dir")
+                                       : ResolvePath(base_dir_, "tusk-data");
+  const YAML::Node list = Required(top, root, "", "instances");
+  RequireList(list, "instances");
+  if (list.size() == 0) Fail(list, "instances", "must list at least one instance");
+  for (size_t i = 0; i < list.size(); ++i) {
+    cfg.instances.push_back(ParseInstance(list[i], Index("instances", i), list.size(), cfg));
+  }
+  return cfg;
+}
+
+Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, size_t count,
+                               const Config& cfg) {
+  Fields f = Map(
+      n, path,
+      {"name", "port", "listen", "data_dir", "postgres_bin", "profile", "memory", "cpus", "storage",
+       "max_connections", "parameters", "databases", "roles", "hba", "superuser", "lock_timeout"});
+  Instance inst;
+  inst.location = Loc(n);
+  InstanceNodes nodes{n, f.Get("name"), f.Get("port"), f.Get("data_dir")};
+  database_index_.clear();
+  role_index_.clear();
+
+  const YAML::Node name = Required(f, n, path, "name");
+  inst.name = String(name, Child(path, "name"));
+  if (!IsValidInstanceName(inst.name)) {
+    Fail(name, Child(path, "name"),
+         "invalid instance name " + Quoted(inst.name) +
+             " (use [a-z][a-z0-9_-]*, at most 40 characters)");
+  }
+  if (f.Has("port")) inst.port = Integer(f.Get("port"), Child(path, "port"), 1, 65535);
+  if (f.Has("listen")) inst.listen = Listen(f.Get("listen"), Child(path, "listen"));
+  inst.data_dir = f.Has("data_dir") ? Path(f.Get("data_dir"), Child(path, "data_dir"))
+                                    : ResolvePath(cfg.state_dir, inst.name);
+  if (f.Has("postgres_bin")) {
+    inst.postgres_bin = Path(f.Get("postgres_bin"), Child(path, "postgres_bin"));
+  } else {
+    std::vector<std::string> bins = env_.PostgresBinDirs();
+    if (bins.empty()) Fail(n, Child(path, "postgres_bin"), kNoPostgres);
+    inst.postgres_bin = bins.front();
+  }
+  if (f.Has("profile")) {
+    std::string p = String(f.Get("profile"), Child(path, "profile"));
+    if (p == "oltp") {
+      inst.profile = Profile::kOltp;
+    } else if (p == "olap") {
+      inst.profile = Profile::kOlap;
+    } else if (p == "tiny") {
+      inst.profile = Profile::kTiny;
+    } else {
+      Fail(f.Get("profile"), Child(path, "profile"),
+           "must be one of oltp, olap, tiny, got " + Quoted(p));
+    }
+  }
+  if (f.Has("memory")) {
+    const YAML::Node m = f.Get("memory");
+    std::string s = String(m, Child(path, "memory"));
+    std::optional<uint64_t> bytes = ParseBytes(s);
+    if (!bytes) {
+      Fail(m, Child(path, "memory"),
+           "invalid size " + Quoted(s) + " (use e.g. 512MB, 2GiB or a number of bytes)");
+    }
+    if (*bytes < kMinMemoryBytes) Fail(m, Child(path, "memory"), "must be at least 1MB");
+    inst.memory_bytes = *bytes;
+  } else {
+    inst.memory_bytes = std::max<uint64_t>(env_.MemoryBytes() / count, 1);
+  }
+  inst.cpus = f.Has("cpus") ? Integer(f.Get("cpus"), Child(path, "cpus"), 1, 4096)
+                            : std::max(env_.Cpus(), 1);
+  if (f.Has("storage")) {
+    std::string s = String(f.Get("storage"), Child(path, "storage"));
+    if (s == "ssd") {
+      inst.storage = Storage::kSsd;
+    } else if (s == "hdd") {
+      inst.storage = Storage::kHdd;
+    } else {
+      Fail(f.Get("storage"), Child(path, "storage"), "must be ssd or hdd, got " + Quoted(s));
+    }
+  } else {
+    inst.storage = env_.IsRotational(inst.data_dir) ? Storage::kHdd : Storage::kSsd;
+  }
+  if (f.Has("max_connections")) {
+    inst.max_connections =
+        Integer(f.Get("max_connections"), Child(path, "max_connections"), 1, 262143);
+  }
+  if (f.Has("parameters")) Parameters(f.Get("parameters"), Child(path, "parameters"), inst);
+  if (f.Has("lock_timeout")) {
+    const YAML::Node t = f.Get("lock_timeout");
+    std::string s = String(t, Child(path, "lock_timeout"));
+    std::optional<int64_t> ms = ParseDurationMs(s);
+    if (!ms) {
+      Fail(t, Child(path, "lock_timeout"),
+           "invalid duration " + Quoted(s) + " (use e.g. 500ms, 5s, 1min or milliseconds)");
+    }
+    inst.lock_timeout_ms = static_cast<int>(*ms);
+  }
+  if (f.Has("superuser")) Superuser(f.Get("superuser"), Child(path, "superuser"), inst);
+
+  if (f.Has("databases")) {
+    const YAML::Node dbs = f.Get("databases");
+    std::string dpath = Child(path, "databases");
+    RequireList(dbs, dpath);
+    for (size_t i = 0; i < dbs.size(); ++i) {
+      Database db = ParseDatabase(dbs[i], Index(dpath, i));
+      if (!database_index_.emplace(db.name, inst.databases.size()).second) {
+        Fail(dbs[i], Index(dpath, i) + ".name", "duplicate database name " + Quoted(db.name));
+      }
+      inst.databases.push_back(std::move(db));
+    }
+  }
+
+  std::vector<MembershipRef> refs;
+  if (f.Has("roles")) {
+    const YAML::Node roles = f.Get("roles");
+    std::string rpath = Child(path, "roles");
+    RequireList(roles, rpath);
+    for (size_t i = 0; i < roles.size(); ++i) {
+      Role role = ParseRole(roles[i], Index(rpath, i), inst, refs);
+      std::string npath = Index(rpath, i) + ".name";
+      if (role.name == inst.superuser) {
+        Fail(roles[i], npath,
+             "role " + Quoted(role.name) +
+                 " is the instance superuser; configure it under `superuser`");
+      }
+      if (!role_index_.emplace(role.name, inst.roles.size()).second) {
+        Fail(roles[i], npath, "duplicate role name " + Quoted(role.name));
+      }
+      inst.roles.push_back(std::move(role));
+    }
+  }
+
+  // Owners: declared roles, the superuser, or implicit login roles.
+  if (f.Has("databases")) {
+    const YAML::Node dbs = f.Get("databases");
+    for (size_t i = 0; i < inst.databases.size(); ++i) {
+      const Database& db = inst.databases[i];
+      if (db.state == ObjectState::kAbsent || db.owner == inst.superuser) continue;
+      if (auto it = role_index_.find(db.owner); it != role_index_.end()) {
+        if (inst.roles[it->second].state == ObjectState::kAbsent) {
+          const YAML::Node owner = dbs[i]["owner"];
+          Fail(Present(owner) ? owner : dbs[i], Index(Child(path, "databases"), i) + ".owner",
+               "owner role " + Quoted(db.owner) + " is declared absent");
+        }
+        continue;
+      }
+      role_index_.emplace(db.owner, inst.roles.size());
+      Role owner;
+      owner.name = db.owner;
+      owner.login = true;
+      owner.password_source = PasswordSource::kGenerated;
+      owner.implicit = true;
+      owner.location = db.location;
+      inst.roles.push_back(std::move(owner));
+    }
+  }
+  CheckReferences(inst, refs);
+
+  if (f.Has("hba")) {
+    const YAML::Node hba = f.Get("hba");
+    std::string hpath = Child(path, "hba");
+    RequireList(hba, hpath);
+    if (hba.size() == 0) {
+      Fail(hba, hpath, "must list at least one rule (omit `hba` for the defaults)");
+    }
+    for (size_t i = 0; i < hba.size(); ++i) inst.hba.push_back(ParseHba(hba[i], Index(hpath, i)));
+  } else {
+    inst.hba = DefaultHbaRules(inst.superuser, inst.listen);
+  }
+
+  CheckAgainstEarlier(inst, nodes, path, cfg);
+  return inst;
+}
+
+std::string Loader::Listen(const YAML::Node& n, const std::string& path) const {
+  std::string s = String(n, path);
+  std::vector<std::string> parts = SplitTrimmed(s, ',');
+  if (parts.empty()) Fail(n, path, "must name at least one address (e.g. 127.0.0.1 or *)");
+  for (const std::string& p : parts) {
+    if (HasSpace(p) || HasControlChars(p)) Fail(n, path, "invalid address " + Quoted(p));
+  }
+  return Join(parts, ",");
+}
+
+void Loader::Parameters(const YAML::Node& n, const std::string& path, Instance& inst) const {
+  static const std::map<std::string, std::string> kManaged = {
+      {"port", "use the instance key `port`"},
+      {"listen_addresses", "use the instance key `listen`"},
+      {"max_connections", "use the instance key `max_connections`"},
+      {"data_directory", "use the instance key `data_dir`"},
+      {"hba_file", "managed by tusk; use the instance key `hba`"},
+      {"ident_file", "managed by tusk"},
+      {"config_file", "managed by tusk"},
+  };
+  if (!n.IsMap()) Fail(n, path, "expected a map, got " + Describe(n));
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
+    if (!key.IsScalar()) Fail(key, path, "expected a parameter name, got " + Describe(key));
+    const std::string& name = key.Scalar();
+    std::string p = Child(path, name);
+    if (!IsValidGucName(name)) {
+      Fail(key, p, "invalid parameter name " + Quoted(name) + " (use [a-z_][a-z0-9_.]*)");
+    }
+    if (auto m = kManaged.find(name); m != kManaged.end()) Fail(key, p, m->second);
+    if (inst.parameters.count(name)) Fail(key, p, "duplicate key");
+    if (!value.IsScalar()) Fail(value, p, "expected a scalar value, got " + Describe(value));
+    std::string v = String(value, p);
+    if (HasControlChars(v)) Fail(value, p, "must not contain control characters");
+    inst.parameters[name] = v;
+  }
+}
+
+void Loader::Superuser(const YAML::Node& n, const std::string& path, Instance& inst) const {
+  Fields f = Map(n, path, {"name", "password_env"});
+  if (f.Has("name")) inst.superuser = ObjectName(f.Get("name"), Child(path, "name"), "role");
+  if (f.Has("password_env")) {
+    inst.superuser_password_env = EnvVarName(f.Get("password_env"), Child(path, "password_env"));
+    inst.superuser_password_source = PasswordSource::kEnv;
+  }
+}
+
+Database Loader::ParseDatabase(const YAML::Node& n, const std::string& path) const {
+  Fields f = Map(n, path,
+                 {"name", "owner", "extensions", "schemas", "init", "ensure", "encoding", "locale",
+                  "connection_limit", "state"});
+  Database db;
+  db.location = Loc(n);
+  db.name = ObjectName(Required(f, n, path, "name"), Child(path, "name"), "database");
+  db.owner = f.Has("owner") ? ObjectName(f.Get("owner"), Child(path, "owner"), "role") : db.name;
+  if (f.Has("extensions")) {
+    const YAML::Node exts = f.Get("extensions");
+    std::string epath = Child(path, "extensions");
+    RequireList(exts, epath);
+    for (size_t i = 0; i < exts.size(); ++i) {
+      Extension e = ParseExtension(exts[i], Index(epath, i));
+      for (const Extension& other : db.extensions) {
+        if (other.name == e.name) {
+          Fail(exts[i], Index(epath, i), "duplicate extension " + Quoted(e.name));
+        }
+      }
+      db.extensions.push_back(std::move(e));
+    }
+  }
+  if (f.Has("schemas")) {
+    const YAML::Node schemas = f.Get("schemas");
+    std::string spath = Child(path, "schemas");
+    RequireList(schemas, spath);
+    for (size_t i = 0; i < schemas.size(); ++i) {
+      std::string s = ObjectName(schemas[i], Index(spath, i), "schema");
+      if (std::find(db.schemas.begin(), db.schemas.end(), s) != db.schemas.end()) {
+        Fail(schemas[i], Index(spath, i), "duplicate schema " + Quoted(s));
+      }
+      db.schemas.push_back(s);
+    }
+  }
+  if (f.Has("init")) db.init = SqlFiles(f.Get("init"), Child(path, "init"));
+  if (f.Has("ensure")) db.ensure = SqlFiles(f.Get("ensure"), Child(path, "ensure"));
+  if (f.Has("encoding")) {
+    const YAML::Node e = f.Get("encoding");
+    db.encoding = String(e, Child(path, "encoding"));
+    bool ok =
+        !db.encoding.empty() && std::all_of(db.encoding.begin(), db.encoding.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+        });
+    if (!ok) Fail(e, Child(path, "encoding"), "invalid encoding " + Quoted(db.encoding));
+  }
+  if (f.Has("locale")) {
+    const YAML::Node l = f.Get("locale");
+    db.locale = String(l, Child(path, "locale"));
+    bool ok = !db.locale.empty() && std::all_of(db.locale.begin(), db.locale.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+             c == '@';
+    });
+    if (!ok) Fail(l, Child(path, "locale"), "invalid locale " + Quoted(db.locale));
+  }
+  if (f.Has("connection_limit")) {
+    db.connection_limit =
+        Integer(f.Get("connection_limit"), Child(path, "connection_limit"), -1, 262143);
+  }
+  if (f.Has("state")) db.state = State(f.Get("state"), Child(path, "state"));
+  return db;
+}
+
+Extension Loader::ParseExtension(const YAML::Node& n, const std::string& path) const {
+  Extension e;
+  if (!n.IsMap() && !n.IsScalar()) {
+    Fail(n, path,
+         "expected an extension name or a map {name, schema, version}, got " + Describe(n));
+  }
+  std::string name_path = path;
+  const Fields f = n.IsMap() ? Map(n, path, {"name", "schema", "version"}) : Fields();
+  if (n.IsMap()) {
+    Required(f, n, path, "name");
+    name_path = Child(path, "name");
+    if (f.Has("schema")) e.schema = ObjectName(f.Get("schema"), Child(path, "schema"), "schema");
+    if (f.Has("version")) {
+      const YAML::Node v = f.Get("version");
+      e.version = String(v, Child(path, "version"));
+      bool ok = !e.version.empty() && std::all_of(e.version.begin(), e.version.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      });
+      if (!ok) Fail(v, Child(path, "version"), "invalid version " + Quoted(e.version));
+    }
+  }
+  const YAML::Node name_node = n.IsMap() ? f.Get("name") : n;
+  e.name = String(name_node, name_path);
+  if (!IsValidExtensionName(e.name)) {
+    Fail(name_node, name_path, "invalid extension name " + Quoted(e.name));
+  }
+  return e;
+}
+
+Role Loader::ParseRole(const YAML::Node& n, const std::string& path, const Instance& inst,
+                       std::vector<MembershipRef>& refs) const {
+  Fields f = Map(n, path,
+                 {"name", "login", "password_env", "password_file", "superuser", "createdb",
+                  "createrole", "replication", "member_of", "connection_limit", "grants", "state"});
+  Role role;
+  role.location = Loc(n);
+  role.name = ObjectName(Required(f, n, path, "name"), Child(path, "name"), "role");
+  if (f.Has("login")) role.login = Boolean(f.Get("login"), Child(path, "login"));
+  if (f.Has("password_env") && f.Has("password_file")) {
+    Fail(f.Get("password_file"), Child(path, "password_file"),
+         "give at most one of password_env and password_file");
+  }
+  if (f.Has("password_env")) {
+    role.password_env = EnvVarName(f.Get("password_env"), Child(path, "password_env"));
+    role.password_source = PasswordSource::kEnv;
+  } else if (f.Has("password_file")) {
+    const YAML::Node pf = f.Get("password_file");
+    role.password_file = Path(pf, Child(path, "password_file"));
+    if (!env_.FileReadable(role.password_file)) {
+      Fail(pf, Child(path, "password_file"), "cannot read password file " + role.password_file);
+    }
+    role.password_source = PasswordSource::kFile;
+  } else {
+    role.password_source = role.login ? PasswordSource::kGenerated : PasswordSource::kNone;
+  }
+  if (f.Has("superuser")) role.superuser = Boolean(f.Get("superuser"), Child(path, "superuser"));
+  if (f.Has("createdb")) role.createdb = Boolean(f.Get("createdb"), Child(path, "createdb"));
+  if (f.Has("createrole")) {
+    role.createrole = Boolean(f.Get("createrole"), Child(path, "createrole"));
+  }
+  if (f.Has("replication")) {
+    role.replication = Boolean(f.Get("replication"), Child(path, "replication"));
+  }
+  if (f.Has("member_of")) {
+    const YAML::Node m = f.Get("member_of");
+    std::string mpath = Child(path, "member_of");
+    RequireList(m, mpath);
+    for (size_t i = 0; i < m.size(); ++i) {
+      std::string target = ObjectName(m[i], Index(mpath, i), "role");
+      if (target == role.name) Fail(m[i], Index(mpath, i), "a role cannot be a member of itself");
+      if (std::find(role.member_of.begin(), role.member_of.end(), target) != role.member_of.end()) {
+        Fail(m[i], Index(mpath, i), "duplicate role " + Quoted(target));
+      }
+      role.member_of.push_back(target);
+      refs.push_back(MembershipRef{m[i], Index(mpath, i), role.name, target});
+    }
+  }
+  if (f.Has("connection_limit")) {
+    role.connection_limit =
+        Integer(f.Get("connection_limit"), Child(path, "connection_limit"), -1, 262143);
+  }
+  if (f.Has("grants")) {
+    const YAML::Node g = f.Get("grants");
+    std::string gpath = Child(path, "grants");
+    RequireList(g, gpath);
+    for (size_t i = 0; i < g.size(); ++i)
+      role.grants.push_back(ParseGrant(g[i], Index(gpath, i), inst));
+  }
+  if (f.Has("state")) role.state = State(f.Get("state"), Child(path, "state"));
+  return role;
+}
+
+Grant Loader::ParseGrant(const YAML::Node& n, const std::string& path, const Instance& inst) const {
+  static const std::set<std::string> kDatabasePrivileges = {"CONNECT", "CREATE", "TEMP"};
+  static const std::set<std::string> kTablePrivileges = {
+      "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "ALL"};
+  Fields f = Map(n, path, {"database", "schema", "privileges", "tables", "usage"});
+  Grant g;
+  const YAML::Node dbnode = Required(f, n, path, "database");
+  g.database = ObjectName(dbnode, Child(path, "database"), "database");
+  auto db = database_index_.find(g.database);
+  if (db == database_index_.end()) {
+    Fail(dbnode, Child(path, "database"),
+         "database " + Quoted(g.database) + " is not declared on instance " + Quoted(inst.name));
+  }
+  if (inst.databases[db->second].state == ObjectState::kAbsent) {
+    Fail(dbnode, Child(path, "database"), "database " + Quoted(g.database) + " is declared absent");
+  }
+  int shapes = f.Has("privileges") + f.Has("tables") + f.Has("usage");
+  if (shapes != 1) {
+    Fail(n, path,
+         "give exactly one of privileges (on the database), tables or usage (on a schema)");
+  }
+  if (f.Has("privileges")) {
+    if (f.Has("schema")) {
+      Fail(f.Get("schema"), Child(path, "schema"),
+           "database privileges take no schema (use tables or usage for a schema)");
+    }
+    g.kind = Grant::Kind::kDatabase;
+    g.privileges =
+        Privileges(f.Get("privileges"), Child(path, "privileges"), kDatabasePrivileges, false);
+    return g;
+  }
+  const YAML::Node schema = Required(f, n, path, "schema");
+  g.schema = ObjectName(schema, Child(path, "schema"), "schema");
+  if (f.Has("tables")) {
+    g.kind = Grant::Kind::kTables;
+    g.privileges = Privileges(f.Get("tables"), Child(path, "tables"), kTablePrivileges, true);
+    return g;
+  }
+  g.kind = Grant::Kind::kUsage;
+  if (!Boolean(f.Get("usage"), Child(path, "usage"))) {
+    Fail(f.Get("usage"), Child(path, "usage"), "must be true (omit the grant instead)");
+  }
+  g.privileges = {"USAGE"};
+  return g;
+}
+
+std::vector<std::string> Loader::Privileges(const YAML::Node& n, const std::string& path,
+                                            const std::set<std::string>& allowed,
+                                            bool tables) const {
+  RequireList(n, path);
+  if (n.size() == 0) Fail(n, path, "must list at least one privilege");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n.size(); ++i) {
+    std::string p = Upper(String(n[i], Index(path, i)));
+    if (p == "TEMPORARY") p = "TEMP";
+    if (!allowed.count(p)) {
+      std::vector<std::string> names(allowed.begin(), allowed.end());
+      Fail(n[i], Index(path, i),
+           "unknown privilege " + Quoted(p) + " (expected one of: " + Join(names, ", ") + ")");
+    }
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  if (tables && std::find(out.begin(), out.end(), "ALL") != out.end()) return {"ALL"};
+  return out;
+}
+
+HbaRule Loader::ParseHba(const YAML::Node& n, const std::string& path) const {
+  static const std::set<std::string> kTypes = {"local", "host", "hostssl", "hostnossl"};
+  static const std::set<std::string> kMethods = {"trust",    "reject", "scram-sha-256", "md5",
+                                                 "password", "peer",   "ident",         "cert"};
+  Fields f = Map(n, path, {"type", "database", "user", "address", "method"});
+  HbaRule rule;
+  const YAML::Node type = Required(f, n, path, "type");
+  rule.type = String(type, Child(path, "type"));
+  if (!kTypes.count(rule.type)) {
+    Fail(type, Child(path, "type"),
+         "must be one of local, host, hostssl, hostnossl, got " + Quoted(rule.type));
+  }
+  auto word = [&](const char* key) {
+    if (!f.Has(key)) return std::string("all");
+    std::string s = NonEmpty(f.Get(key), Child(path, key));
+    if (HasSpace(s)) Fail(f.Get(key), Child(path, key), "must not contain spaces");
+    return s;
+  };
+  rule.database = word("database");
+  rule.user = word("user");
+  if (rule.type == "local") {
+    if (f.Has("address")) {
+      Fail(f.Get("address"), Child(path, "address"), "local rules take no address");
+    }
+  } else {
+    const YAML::Node a = Required(f, n, path, "address");
+    rule.address = NonEmpty(a, Child(path, "address"));
+    if (HasSpace(rule.address)) Fail(a, Child(path, "address"), "must not contain spaces");
+  }
+  const YAML::Node method = Required(f, n, path, "method");
+  std::string m = NonEmpty(method, Child(path, "method"));
+  std::vector<std::string> words = SplitTrimmed(m, ' ');
+  if (words.empty() || !kMethods.count(words[0])) {
+    Fail(method, Child(path, "method"),
+         "must be one of trust, reject, scram-sha-256, md5, password, peer, ident, cert, got " +
+             Quoted(m));
+  }
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (words[i].find('=') == std::string::npos) {
+      Fail(method, Child(path, "method"),
+           "options after the method must look like name=value, got " + Quoted(words[i]));
+    }
+  }
+  rule.method = Join(words, " ");
+  return rule;
+}
+
+void Loader::CheckReferences(const Instance& inst, const std::vector<MembershipRef>& refs) const {
+  for (const MembershipRef& ref : refs) {
+    auto target = role_index_.find(ref.target);
+    if (target == role_index_.end()) {
+      Fail(ref.node, ref.path,
+           "role " + Quoted(ref.target) + " is not declared on instance " + Quoted(inst.name));
+    }
+    const Role& self = inst.roles[role_index_.at(ref.role)];
+    if (inst.roles[target->second].state == ObjectState::kAbsent &&
+        self.state == ObjectState::kPresent) {
+      Fail(ref.node, ref.path, "role " + Quoted(ref.target) + " is declared absent");
+    }
+  }
+  // Membership cycles: iterative depth-first search over member_of edges,
+  // roles in declaration order; an edge back to a role on the stack closes a cycle.
+  std::map<std::string, std::vector<const MembershipRef*>> edges;
+  for (const MembershipRef& ref : refs) edges[ref.role].push_back(&ref);
+  enum class Mark { kNew, kOnStack, kDone };
+  std::map<std::string, Mark> mark;
+  for (const Role& start : inst.roles) {
+    if (mark[start.name] != Mark::kNew) continue;
+    // Stack of (role, index of the next edge to follow).
+    std::vector<std::pair<std::string, size_t>> stack = {{start.name, 0}};
+    mark[start.name] = Mark::kOnStack;
+    while (!stack.empty()) {
+      auto& [role, next] = stack.back();
+      const std::vector<const MembershipRef*>& out = edges[role];
+      if (next == out.size()) {
+        mark[role] = Mark::kDone;
+        stack.pop_back();
+        continue;
+      }
+      const MembershipRef* edge = out[next++];
+      Mark& m = mark[edge->target];
+      if (m == Mark::kOnStack) {
+        std::vector<std::string> chain;
+        bool in_cycle = false;
+        for (const auto& frame : stack) {
+          in_cycle = in_cycle || frame.first == edge->target;
+          if (in_cycle) chain.push_back(frame.first);
+        }
+        chain.push_back(edge->target);
+        Fail(edge->node, edge->path, "role membership cycle: " + Join(chain, " -> "));
+      }
+      if (m == Mark::kNew) {
+        m = Mark::kOnStack;
+        stack.emplace_back(edge->target, 0);
+      }
+    }
+  }
+}
+
+void Loader::CheckAgainstEarlier(const Instance& inst, const InstanceNodes& nodes,
+                                 const std::string& path, const Config& cfg) {
+  auto at = [&](const YAML::Node& n) { return Present(n) ? n : nodes.self; };
+  if (PathsOverlap(inst.data_dir, cfg.state_dir) && inst.data_dir.size() <= cfg.state_dir.size()) {
+    Fail(at(nodes.data_dir), Child(path, "data_dir"),
+         inst.data_dir + " contains the state_dir " + cfg.state_dir);
+  }
+  if (auto it = instance_by_name_.find(inst.name); it != instance_by_name_.end()) {
+    Fail(at(nodes.name), Child(path, "name"), "duplicate instance name " + Quoted(inst.name));
+  }
+  if (auto it = instance_by_port_.find(inst.port); it != instance_by_port_.end()) {
+    Fail(at(nodes.port), Child(path, "port"),
+         "port " + std::to_string(inst.port) + " is already used by instance " +
+             Quoted(cfg.instances[it->second].name));
+  }
+  // Overlap: an earlier data_dir equal to this one or one of its ancestors,
+  // or lying below it (the first key after "<dir>/" in sorted order).
+  const std::string& dir = inst.data_dir;
+  std::optional<size_t> clash;
+  for (size_t i = 0; i <= dir.size() && !clash; ++i) {
+    if (i < dir.size() && dir[i] != '/') continue;
+    std::string prefix = i == 0 ? "/" : dir.substr(0, i);
+    if (auto it = instance_by_data_dir_.find(prefix); it != instance_by_data_dir_.end()) {
+      clash = it->second;
+    }
+  }
+  if (!clash) {
+    std::string below = dir == "/" ? "/" : dir + "/";
+    auto it = instance_by_data_dir_.lower_bound(below);
+    if (it != instance_by_data_dir_.end() && it->first.compare(0, below.size(), below) == 0) {
+      clash = it->second;
+    }
+  }
+  if (clash) {
+    const Instance& other = cfg.instances[*clash];
+    Fail(at(nodes.data_dir), Child(path, "data_dir"),
+         inst.data_dir + " overlaps the data_dir of instance " + Quoted(other.name) + " (" +
+             other.data_dir + ")");
+  }
+  size_t position = cfg.instances.size();
+  instance_by_name_.emplace(inst.name, position);
+  instance_by_port_.emplace(inst.port, position);
+  instance_by_data_dir_.emplace(inst.data_dir, position);
+}
+
+/// Adds implicit owner roles for `inst` built outside YAML (EmbeddedDefault).
+void AddImplicitOwners(Instance& inst) {
+  for (const Database& db : inst.databases) {
+    if (db.state == ObjectState::kAbsent || db.owner == inst.superuser) continue;
+    bool known = std::any_of(inst.roles.begin(), inst.roles.end(),
+                             [&](const Role& r) { return r.name == db.owner; });
+    if (known) continue;
+    Role r;
+    r.name = db.owner;
+    r.implicit = true;
+    inst.roles.push_back(std::move(r));
+  }
+}
+
+Result<Config> BuildEmbeddedDefault(const std::string& base_dir, std::optional<int> existing_port,
+                                    const Environment& env) {
+  auto error = [](const std::string& what) {
+    return InvalidArgument(std::string(kEmbeddedSource) + ": " + what);
+  };
+  Config cfg;
+  cfg.source = kEmbeddedSource;
+  cfg.base_dir = ResolvePath(env.Cwd(), base_dir.empty() ? "." : base_dir);
+  cfg.state_dir = ResolvePath(cfg.base_dir, "tusk-data");
+
+  Instance inst;
+  inst.name = "main";
+  inst.listen = "127.0.0.1";
+  inst.data_dir = ResolvePath(cfg.state_dir, inst.name);
+  std::vector<std::string> bins = env.PostgresBinDirs();
+  if (bins.empty()) return error(kNoPostgres);
+  inst.postgres_bin = bins.front();
+  if (existing_port) {
+    if (*existing_port < 1 || *existing_port > 65535) {
+      return error("existing port " + std::to_string(*existing_port) + " is out of range");
+    }
+    inst.port = *existing_port;
+  } else {
+    int port = 5432;
+    while (port <= 65535 && !env.PortFree("127.0.0.1", port)) ++port;
+    if (port > 65535) return error("no free TCP port at or above 5432 on 127.0.0.1");
+    inst.port = port;
+  }
+  inst.memory_bytes = std::max<uint64_t>(env.MemoryBytes(), 1);
+  inst.cpus = std::max(env.Cpus(), 1);
+  inst.storage = env.IsRotational(inst.data_dir) ? Storage::kHdd : Storage::kSsd;
+
+  if (std::optional<std::string> user = env.GetEnv("POSTGRES_USER"); user && !user->empty()) {
+    if (!IsValidObjectName(*user))
+      return error("POSTGRES_USER: invalid role name " + Quoted(*user));
+    inst.superuser = *user;
+  }
+  if (env.GetEnv("POSTGRES_PASSWORD")) {
+    inst.superuser_password_source = PasswordSource::kEnv;
+    inst.superuser_password_env = "POSTGRES_PASSWORD";
+  }
+
+  std::vector<std::string> names;
+  if (std::optional<std::string> multi = env.GetEnv("POSTGRES_MULTIPLE_DATABASES")) {
+    for (const std::string& name : SplitTrimmed(*multi, ',')) {
+      if (!IsValidObjectName(name)) {
+        return error("POSTGRES_MULTIPLE_DATABASES: invalid database name " + Quoted(name));
+      }
+      if (name == "postgres") continue;  // always exists
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
+  if (std::optional<std::string> db = env.GetEnv("POSTGRES_DB")) {
+    std::string name = Trim(*db);
+    if (!name.empty() && name != "postgres") {
+      if (!IsValidObjectName(name))
+        return error("POSTGRES_DB: invalid database name " + Quoted(name));
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
+  if (names.empty()) names.push_back("app");
+  for (const std::string& name : names) {
+    Database db;
+    db.name = name;
+    db.owner = name;
+    inst.databases.push_back(std::move(db));
+  }
+  AddImplicitOwners(inst);
+  inst.hba = DefaultHbaRules(inst.superuser, inst.listen);
+  cfg.instances.push_back(std::move(inst));
+  return cfg;
+}
+
+}  // namespace
+
+std::vector<HbaRule> DefaultHbaRules(const std::string& superuser, const std::string& listen) {
+  std::vector<HbaRule> rules = {
+      {"local", "all", superuser, "", "peer map=tusk"},
+      {"host", "all", "all", "127.0.0.1/32", "scram-sha-256"},
+      {"host", "all", "all", "::1/128", "scram-sha-256"},
+  };
+  auto add = [&](const std::string& address) {
+    for (const HbaRule& r : rules) {
+      if (r.address == address) return;
+    }
+    rules.push_back({"host", "all", "all", address, "scram-sha-256"});
+  };
+  for (const std::string& addr : SplitTrimmed(listen, ',')) {
+    if (IsLoopback(addr)) continue;
+    if (addr == "*" || addr == "0.0.0.0" || addr == "::") {
+      add("0.0.0.0/0");
+      add("::/0");
+    } else if (addr.find(':') != std::string::npos) {
+      add(addr + "/128");
+    } else if (LooksLikeIpv4(addr)) {
+      add(addr + "/32");
+    } else {
+      add(addr);  // a host name: pg_hba.conf resolves it
+    }
+  }
+  return rules;
+}
+
+Result<Config> LoadConfigText(std::string_view text, const std::string& source,
+                              const std::string& base_dir, const Environment& env) {
+  try {
+    std::string base = ResolvePath(env.Cwd(), base_dir.empty() ? "." : base_dir);
+    if (text.size() > kMaxConfigBytes) {
+      return InvalidArgument(source + ": file too large (" + std::to_string(text.size()) +
+                             " bytes; the limit is 4MiB)");
+    }
+    YAML::Node root;
+    try {
+      root.reset(YAML::Load(std::string(text)));
+    } catch (const YAML::Exception& e) {
+      return InvalidArgument(source + ":" + std::to_string(std::max(e.mark.line, 0) + 1) + ":" +
+                             std::to_string(std::max(e.mark.column, 0) + 1) + ": yaml: " + e.msg);
+    }
+    Loader loader(source, base, env);
+    return loader.Load(root);
+  } catch (const LoadError& e) {
+    return InvalidArgument(e.message);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(source + ":" + std::to_string(std::max(e.mark.line, 0) + 1) + ":" +
+                           std::to_string(std::max(e.mark.column, 0) + 1) + ": yaml: " + e.msg);
+  } catch (const std::exception& e) {
+    return InvalidArgument(source + ": " + e.what());
+  } catch (...) {
+    return InvalidArgument(source + ": unexpected error while loading");
+  }
+}
+
+Result<Config> LoadConfigFile(const std::string& path, const Environment& env) {
+  std::string abs;
+  try {
+    abs = ResolvePath(env.Cwd(), path);
+  } catch (const std::exception& e) {
+    return InvalidArgument(path + ": " + e.what());
+  }
+  int fd = ::open(abs.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return InvalidArgument(path + ": cannot read: " + std::strerror(errno));
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return InvalidArgument(path + ": cannot read: " + std::strerror(err));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > kMaxConfigBytes) break;  // LoadConfigText reports it
+  }
+  ::close(fd);
+  std::string base = abs.substr(0, abs.find_last_of('/'));
+  if (base.empty()) base = "/";
+  return LoadConfigText(text, path, base, env);
+}
+
+Result<Config> EmbeddedDefault(const std::string& base_dir, std::optional<int> existing_port,
+                               const Environment& env) {
+  try {
+    return BuildEmbeddedDefault(base_dir, existing_port, env);
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string(kEmbeddedSource) + ": " + e.what());
+  }
+}
+
 }  // namespace tusk::config
