@@ -76,8 +76,8 @@ class Agent {
       Log("another agent (pid " + std::to_string(other) + ") runs for " + layout_.state_dir);
       return 1;
     }
-    if (auto st = sys::WriteFileAtomic(layout_.AgentPidFile(), std::to_string(::getpid()) + "\n",
-                                       0644);
+    if (auto st =
+            sys::WriteFileAtomic(layout_.AgentPidFile(), std::to_string(::getpid()) + "\n", 0644);
         !st.ok()) {
       Log(st.message());
       return 1;

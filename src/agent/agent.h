@@ -23,11 +23,11 @@ int RunAgent(const postgres::Layout& layout);
 
 /// One instance as the agent last published it.
 struct InstanceStatus {
-  std::string state;     ///< ToString(ServerState)
+  std::string state;  ///< ToString(ServerState)
   pid_t pid = 0;
   int64_t started_at = 0;  ///< unix seconds of the last start; 0 when not running
   int restarts = 0;
-  std::string reason;    ///< why it exited / why the agent gave up
+  std::string reason;  ///< why it exited / why the agent gave up
 };
 
 /// The agent's published view (status.json).

@@ -19,8 +19,8 @@ struct InstanceSpec {
   std::string postgres_bin;  ///< directory holding `postgres`
   int port = 0;
   std::string socket_dir;
-  std::string log_file;      ///< server stderr, appended
-  sys::RunAs run_as;         ///< account the server runs under
+  std::string log_file;  ///< server stderr, appended
+  sys::RunAs run_as;     ///< account the server runs under
 };
 
 struct AgentSpec {

@@ -7,12 +7,18 @@ namespace tusk::agent {
 
 const char* ToString(ServerState s) {
   switch (s) {
-    case ServerState::kStopped: return "stopped";
-    case ServerState::kStarting: return "starting";
-    case ServerState::kRunning: return "running";
-    case ServerState::kBackoff: return "backoff";
-    case ServerState::kFailed: return "failed";
-    case ServerState::kStopping: return "stopping";
+    case ServerState::kStopped:
+      return "stopped";
+    case ServerState::kStarting:
+      return "starting";
+    case ServerState::kRunning:
+      return "running";
+    case ServerState::kBackoff:
+      return "backoff";
+    case ServerState::kFailed:
+      return "failed";
+    case ServerState::kStopping:
+      return "stopping";
   }
   return "unknown";
 }
@@ -47,7 +53,10 @@ void Supervision::OnReady() {
 
 void Supervision::OnExited(int64_t now_ms, const std::string& reason) {
   if (!wanted_ || state_ == ServerState::kStopping) {
-    state_ = ServerState::kStopped;
+    // A requested stop is not a failure. If a start was requested while it was
+    // stopping, start again now rather than leaving a wanted server down.
+    state_ = wanted_ ? ServerState::kBackoff : ServerState::kStopped;
+    next_start_ms_ = now_ms;
     return;
   }
   reason_ = reason;

@@ -25,7 +25,8 @@ int Main(int argc, char** argv) {
   up_cmd->add_flag("--restart", up.restart, "restart instances whose parameters need it");
   up_cmd->add_option("--timeout", up.timeout_s, "seconds to wait for readiness")->default_val(90);
 
-  auto* run_cmd = app.add_subcommand("run", "prepare like `up`, then run the agent in the foreground (systemd)");
+  auto* run_cmd = app.add_subcommand(
+      "run", "prepare like `up`, then run the agent in the foreground (systemd)");
   add_config(run_cmd);
 
   std::string state_dir;
@@ -33,7 +34,8 @@ int Main(int argc, char** argv) {
   agent_cmd->add_option("--state-dir", state_dir, "state directory of the config")->required();
 
   std::string instance;
-  auto* down_cmd = app.add_subcommand("down", "fast shutdown of one instance, or all and the agent");
+  auto* down_cmd =
+      app.add_subcommand("down", "fast shutdown of one instance, or all and the agent");
   add_config(down_cmd);
   down_cmd->add_option("instance", instance, "instance name (default: all)");
 
@@ -82,7 +84,8 @@ int Main(int argc, char** argv) {
   tune_cmd->add_flag("--explain", explain, "show each value's formula and inputs");
 
   bool dry_run = false, allow_drop = false;
-  auto* apply_cmd = app.add_subcommand("apply", "reconcile databases, roles, grants with tusk.yaml");
+  auto* apply_cmd =
+      app.add_subcommand("apply", "reconcile databases, roles, grants with tusk.yaml");
   add_config(apply_cmd);
   apply_cmd->add_flag("--dry-run", dry_run, "print the plan, change nothing");
   apply_cmd->add_flag("--allow-drop", allow_drop, "drop objects marked state: absent");

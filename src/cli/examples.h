@@ -8,7 +8,7 @@
 namespace tusk::cli {
 
 struct ExampleFile {
-  std::string path;     ///< relative to the repository root, e.g. "examples/split.yaml"
+  std::string path;  ///< relative to the repository root, e.g. "examples/split.yaml"
   std::string content;
 };
 

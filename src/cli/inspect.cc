@@ -27,9 +27,13 @@ namespace {
 std::string HumanDuration(int64_t s) {
   if (s < 0) return "-";
   char buf[64];
-  if (s >= 86400) std::snprintf(buf, sizeof buf, "%lldd%02lldh", (long long)s / 86400, (long long)(s % 86400) / 3600);
-  else if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)s / 3600, (long long)(s % 3600) / 60);
-  else std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)s / 60, (long long)s % 60);
+  if (s >= 86400)
+    std::snprintf(buf, sizeof buf, "%lldd%02lldh", (long long)s / 86400,
+                  (long long)(s % 86400) / 3600);
+  else if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)s / 3600, (long long)(s % 3600) / 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)s / 60, (long long)s % 60);
   return buf;
 }
 
@@ -162,7 +166,8 @@ int StatusCommand(const std::string& config_path, bool json) {
     std::cout << out.dump(2) << "\n";
     return kExitOk;
   }
-  std::cout << "agent: " << (agent_pid ? "running (pid " + std::to_string(agent_pid) + ")" : "not running")
+  std::cout << "agent: "
+            << (agent_pid ? "running (pid " + std::to_string(agent_pid) + ")" : "not running")
             << "\n";
   for (const auto& j : out["instances"]) {
     std::cout << "\ninstance " << j["name"].get<std::string>() << ": "
@@ -234,8 +239,8 @@ int Tune(const std::string& config_path, const std::string& instance, bool expla
   if (!which.ok()) return Fail(which.status());
   for (const auto* i : *which) {
     auto t = postgres::Tune(postgres::TuningInputFor(*i));
-    std::cout << "# instance " << i->name << ": memory " << FormatPgBytes(i->memory_bytes)
-              << ", " << i->cpus << " cpus, " << (i->storage == config::Storage::kSsd ? "ssd" : "hdd")
+    std::cout << "# instance " << i->name << ": memory " << FormatPgBytes(i->memory_bytes) << ", "
+              << i->cpus << " cpus, " << (i->storage == config::Storage::kSsd ? "ssd" : "hdd")
               << ", max_connections " << i->max_connections << "\n";
     if (explain) {
       std::cout << postgres::ExplainTuning(t);
@@ -259,7 +264,8 @@ int Apply(const std::string& config_path, bool dry_run, bool allow_drop) {
     opts.dry_run = dry_run;
     opts.allow_drop = allow_drop;
     auto report = provision::ApplyInstance(inst, ctx->Admin(inst), *pw, opts, std::cout);
-    for (const auto& w : report.warnings) std::cerr << "warning: " << inst.name << ": " << w << "\n";
+    for (const auto& w : report.warnings)
+      std::cerr << "warning: " << inst.name << ": " << w << "\n";
     for (const auto& e : report.errors) std::cerr << "error: " << inst.name << ": " << e << "\n";
     if (!report.ok()) rc = kExitFailure;
   }

@@ -85,15 +85,15 @@ Result<std::vector<const config::Instance*>> Prepare(const Context& ctx) {
     bool was_running = PostmasterAlive(inst);
     if (postgres::DataDirEmpty(inst.data_dir)) {
       std::cout << "initdb: instance " << inst.name << " in " << inst.data_dir << "\n";
-      TUSK_RETURN_IF_ERROR(
-          postgres::InitDataDir(inst, *account, pw->at(inst.superuser), L.run_dir)
-              .Prefixed("instance " + inst.name));
+      TUSK_RETURN_IF_ERROR(postgres::InitDataDir(inst, *account, pw->at(inst.superuser), L.run_dir)
+                               .Prefixed("instance " + inst.name));
     } else if (data_major == 0) {
       return FailedPrecondition("instance " + inst.name + ": " + inst.data_dir +
                                 " is not empty and is not a PostgreSQL data directory");
     }
     auto tuning = postgres::Tune(postgres::TuningInputFor(inst));
-    for (const auto& w : tuning.warnings) std::cerr << "warning: " << inst.name << ": " << w << "\n";
+    for (const auto& w : tuning.warnings)
+      std::cerr << "warning: " << inst.name << ": " << w << "\n";
     auto changed = postgres::WriteServerFiles(inst, tuning, L.run_dir, *account);
     if (!changed.ok()) return changed.status().Prefixed("instance " + inst.name);
     if (*changed && was_running) reload.push_back(&inst);
@@ -125,7 +125,8 @@ Status EnsureAgent(const Context& ctx) {
   opts.new_session = true;
   opts.output_path = ctx.layout.AgentLogFile();
   opts.cwd = "/";
-  auto pid = sys::Spawn({sys::SelfExecutable(), "agent", "--state-dir", ctx.layout.state_dir}, opts);
+  auto pid =
+      sys::Spawn({sys::SelfExecutable(), "agent", "--state-dir", ctx.layout.state_dir}, opts);
   if (!pid.ok()) return pid.status();
   // The agent writes its pid file at once; wait for it so a second command sees it.
   for (int i = 0; i < 50 && agent::LiveAgentPid(ctx.layout) == 0; ++i) {
@@ -160,8 +161,7 @@ Status WaitReady(const Context& ctx, const config::Instance& inst, int timeout_s
   while (Clock::now() < deadline) {
     if (postgres::Ping(ci) == postgres::PingStatus::kAccepting) return Status::Ok();
     auto st = agent::ReadAgentStatus(ctx.layout);
-    if (st.ok() && st->instances.count(inst.name) &&
-        st->instances[inst.name].state == "failed") {
+    if (st.ok() && st->instances.count(inst.name) && st->instances[inst.name].state == "failed") {
       return Internal("instance " + inst.name + " failed: " + st->instances[inst.name].reason +
                       "\n  last lines of " + ctx.layout.LogFile(inst.name) + ":\n" +
                       Tail(ctx.layout.LogFile(inst.name), 10));
@@ -258,7 +258,8 @@ int Up(const UpOptions& options) {
     auto pw = ctx->Passwords(inst, false);
     if (!pw.ok()) return Fail(pw.status());
     auto report = provision::ApplyInstance(inst, ctx->Admin(inst), *pw, {}, std::cout);
-    for (const auto& w : report.warnings) std::cerr << "warning: " << inst.name << ": " << w << "\n";
+    for (const auto& w : report.warnings)
+      std::cerr << "warning: " << inst.name << ": " << w << "\n";
     for (const auto& e : report.errors) std::cerr << "error: " << inst.name << ": " << e << "\n";
     if (!report.ok()) rc = kExitFailure;
   }
@@ -318,9 +319,8 @@ int Down(const std::string& config_path, const std::string& instance) {
           if (acct.ok()) opts.run_as = *acct;
         }
         opts.cwd = "/";
-        (void)sys::RunCommand({i->postgres_bin + "/pg_ctl", "stop", "-D", i->data_dir, "-m",
-                               "fast", "-w"},
-                              opts);
+        (void)sys::RunCommand(
+            {i->postgres_bin + "/pg_ctl", "stop", "-D", i->data_dir, "-m", "fast", "-w"}, opts);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -361,8 +361,8 @@ int Ready(const std::string& config_path, const std::string& instance) {
     auto ci = ctx->Admin(*i);
     ci.connect_timeout_s = 3;
     auto st = postgres::Ping(ci);
-    static const char* kWords[] = {"accepting connections", "rejecting connections",
-                                   "no response", "no attempt"};
+    static const char* kWords[] = {"accepting connections", "rejecting connections", "no response",
+                                   "no attempt"};
     int code = static_cast<int>(st);
     std::cout << i->name << " (" << Context::ClientHost(*i) << ":" << i->port
               << "): " << kWords[code] << "\n";

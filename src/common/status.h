@@ -46,7 +46,9 @@ class Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+inline Status InvalidArgument(std::string m) {
+  return Status(Code::kInvalidArgument, std::move(m));
+}
 inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
 inline Status FailedPrecondition(std::string m) {
   return Status(Code::kFailedPrecondition, std::move(m));
@@ -59,8 +61,8 @@ inline Status Internal(std::string m) { return Status(Code::kInternal, std::move
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}   // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   /// The error; Status::Ok() when a value is held.
@@ -81,8 +83,8 @@ class Result {
 }  // namespace tusk
 
 /// Returns early from the enclosing function when `expr` (a Status) is not ok.
-#define TUSK_RETURN_IF_ERROR(expr)       \
-  do {                                   \
-    ::tusk::Status _st = (expr);         \
-    if (!_st.ok()) return _st;           \
+#define TUSK_RETURN_IF_ERROR(expr) \
+  do {                             \
+    ::tusk::Status _st = (expr);   \
+    if (!_st.ok()) return _st;     \
   } while (0)

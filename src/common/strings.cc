@@ -49,12 +49,18 @@ std::optional<uint64_t> ParseBytes(std::string_view s) {
   std::string unit = Trim(std::string_view(t).substr(i));
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   uint64_t mult = 0;
-  if (unit.empty() || unit == "b") mult = 1;
-  else if (unit == "kb" || unit == "kib" || unit == "k") mult = 1ull << 10;
-  else if (unit == "mb" || unit == "mib" || unit == "m") mult = 1ull << 20;
-  else if (unit == "gb" || unit == "gib" || unit == "g") mult = 1ull << 30;
-  else if (unit == "tb" || unit == "tib" || unit == "t") mult = 1ull << 40;
-  else return std::nullopt;
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "kb" || unit == "kib" || unit == "k")
+    mult = 1ull << 10;
+  else if (unit == "mb" || unit == "mib" || unit == "m")
+    mult = 1ull << 20;
+  else if (unit == "gb" || unit == "gib" || unit == "g")
+    mult = 1ull << 30;
+  else if (unit == "tb" || unit == "tib" || unit == "t")
+    mult = 1ull << 40;
+  else
+    return std::nullopt;
   if (n > std::numeric_limits<uint64_t>::max() / mult) return std::nullopt;
   return n * mult;
 }

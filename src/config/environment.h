@@ -2,7 +2,7 @@
 // so that loading is a pure, unit-testable function.
 //
 // One real implementation (sys/host_environment.h) and one test double
-// (tests/unit/fake_environment.h). Implementations need not be thread-safe.
+// (tests/support/fake_environment.h). Implementations need not be thread-safe.
 #pragma once
 
 #include <cstdint>

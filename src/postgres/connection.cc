@@ -77,7 +77,8 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Open(const ConnInfo& info) {
     return Unavailable(msg);
   }
   // Keep server notices (e.g. "extension already exists") off our stderr.
-  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(c));
 }
 
@@ -111,8 +112,10 @@ Result<QueryResult> PgConnection::Collect(void* raw) {
     std::vector<std::optional<std::string>> row;
     row.reserve(nf);
     for (int f = 0; f < nf; ++f) {
-      if (PQgetisnull(res, t, f)) row.emplace_back(std::nullopt);
-      else row.emplace_back(std::string(PQgetvalue(res, t, f), PQgetlength(res, t, f)));
+      if (PQgetisnull(res, t, f))
+        row.emplace_back(std::nullopt);
+      else
+        row.emplace_back(std::string(PQgetvalue(res, t, f), PQgetlength(res, t, f)));
     }
     out.rows.push_back(std::move(row));
   }
@@ -149,10 +152,14 @@ Result<QueryResult> PgConnection::QueryParams(const std::string& sql,
 
 PingStatus Ping(const ConnInfo& info) {
   switch (PQping(info.ToKeyValue().c_str())) {
-    case PQPING_OK: return PingStatus::kAccepting;
-    case PQPING_REJECT: return PingStatus::kRejecting;
-    case PQPING_NO_RESPONSE: return PingStatus::kNoResponse;
-    default: return PingStatus::kNoAttempt;
+    case PQPING_OK:
+      return PingStatus::kAccepting;
+    case PQPING_REJECT:
+      return PingStatus::kRejecting;
+    case PQPING_NO_RESPONSE:
+      return PingStatus::kNoResponse;
+    default:
+      return PingStatus::kNoAttempt;
   }
 }
 

@@ -18,7 +18,9 @@ Layout Layout::For(const config::Config& config) {
   return l;
 }
 
-std::string Layout::SecretsFile(const std::string& i) const { return secrets_dir + "/" + i + ".json"; }
+std::string Layout::SecretsFile(const std::string& i) const {
+  return secrets_dir + "/" + i + ".json";
+}
 std::string Layout::LogFile(const std::string& i) const { return agent_dir + "/" + i + ".log"; }
 std::string Layout::StopMarker(const std::string& i) const { return agent_dir + "/" + i + ".stop"; }
 std::string Layout::RestartMarker(const std::string& i) const {

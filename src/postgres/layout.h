@@ -23,8 +23,8 @@ struct Layout {
   static Layout For(const config::Config& config);
 
   std::string SecretsFile(const std::string& instance) const;
-  std::string LogFile(const std::string& instance) const;      ///< server stderr
-  std::string StopMarker(const std::string& instance) const;   ///< present: keep it stopped
+  std::string LogFile(const std::string& instance) const;     ///< server stderr
+  std::string StopMarker(const std::string& instance) const;  ///< present: keep it stopped
   std::string RestartMarker(const std::string& instance) const;
   std::string AgentPidFile() const;
   std::string AgentSpecFile() const;    ///< what to supervise (written by `up`)

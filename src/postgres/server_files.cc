@@ -107,8 +107,10 @@ Status InitDataDir(const config::Instance& instance, const sys::RunAs& account,
   std::string pwfile = scratch_dir + "/initdb-pw." + std::to_string(::getpid());
   TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(pwfile, superuser_password + "\n", 0600, &account));
   std::vector<std::string> argv = {instance.postgres_bin + "/initdb",
-                                   "-D", instance.data_dir,
-                                   "-U", instance.superuser,
+                                   "-D",
+                                   instance.data_dir,
+                                   "-U",
+                                   instance.superuser,
                                    "--pwfile=" + pwfile,
                                    "--encoding=UTF8",
                                    "--locale=C.UTF-8",
@@ -162,7 +164,8 @@ Result<bool> WriteServerFiles(const config::Instance& instance, const TuningResu
   if (text->find(include) == std::string::npos) {
     std::string updated = *text;
     if (!updated.empty() && updated.back() != '\n') updated += "\n";
-    updated += "\n# Added by tusk: settings from tusk.yaml (keep this line last).\n" + include + "\n";
+    updated +=
+        "\n# Added by tusk: settings from tusk.yaml (keep this line last).\n" + include + "\n";
     TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(conf, updated, 0600, &account));
     changed = true;
   }

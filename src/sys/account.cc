@@ -128,8 +128,11 @@ Status CheckTraversable(const std::string& path, const RunAs& account) {
               (st.st_gid == account.gid && (st.st_mode & S_IXGRP)) || (st.st_mode & S_IXOTH);
     if (!ok) {
       return FailedPrecondition("the server account " + account.name + " cannot enter " +
-                                it->string() + " (mode " +
-                                ([&] { char b[8]; std::snprintf(b, sizeof b, "%03o", st.st_mode & 0777); return std::string(b); })() +
+                                it->string() + " (mode " + ([&] {
+                                  char b[8];
+                                  std::snprintf(b, sizeof b, "%03o", st.st_mode & 0777);
+                                  return std::string(b);
+                                })() +
                                 "); choose a data_dir it can reach or chmod o+x that directory");
     }
   }

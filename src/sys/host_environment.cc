@@ -40,8 +40,8 @@ bool HostEnvironment::IsRotational(const std::string& path) const {
   struct stat st;
   if (p.empty() || ::stat(p.c_str(), &st) != 0) return false;
   // /sys/dev/block/MAJ:MIN/queue/rotational, or the parent device's for a partition.
-  std::string dev = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" +
-                    std::to_string(minor(st.st_dev));
+  std::string dev =
+      "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
   for (const char* rel : {"/queue/rotational", "/../queue/rotational"}) {
     std::ifstream f(dev + rel);
     int v = 0;

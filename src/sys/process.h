@@ -26,11 +26,11 @@ struct RunAs {
 
 /// How to start a child.
 struct SpawnOptions {
-  std::optional<RunAs> run_as;              ///< switch user in the child (requires root)
-  std::string cwd;                          ///< empty: inherit
-  std::map<std::string, std::string> env;   ///< added to (or replacing in) the environment
-  std::string output_path;                  ///< append stdout+stderr here; empty: /dev/null
-  bool new_session = false;                 ///< setsid(): detach from the terminal
+  std::optional<RunAs> run_as;             ///< switch user in the child (requires root)
+  std::string cwd;                         ///< empty: inherit
+  std::map<std::string, std::string> env;  ///< added to (or replacing in) the environment
+  std::string output_path;                 ///< append stdout+stderr here; empty: /dev/null
+  bool new_session = false;                ///< setsid(): detach from the terminal
 };
 
 /// A finished command: its exit status (128+signal when killed) and output.

@@ -36,7 +36,7 @@ class SplitExampleTest(TuskTestCase):
             self.assertEqual(up.returncode, 0, up.stderr)
 
         # Every infra service connects as its own role through psql and psycopg2.
-        for db in ["keycloak", "airflow", "superset", "polaris", "openmetadata", "mlflow",
+        for db in ["keycloak", "backend", "airflow", "superset", "polaris", "openmetadata", "mlflow",
                    "jupyterhub", "litellm"]:
             uri = self.url(db, config=self.cfg)
             self.assertIn(f":{self.infra_port}/{db}", uri)
