@@ -4,6 +4,7 @@ embedded default with the postgres image's environment, ready codes."""
 import json
 import os
 import signal
+import subprocess
 import time
 
 from harness import TuskTestCase, free_port, wait_until
@@ -46,6 +47,27 @@ class LifecycleTest(TuskTestCase):
         self.tusk("down", config=cfg)
         self.assertEqual(self.tusk("ready", config=cfg, check=False).returncode, 2)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "tusk-data/.agent/agent.pid")))
+
+    def test_status_shows_long_queries(self):
+        cfg = self.simple()
+        self.tusk("up", config=cfg)
+        uri = self.url("app", config=cfg)
+        sleeper = subprocess.Popen(["psql", uri, "-X", "-c", "SELECT pg_sleep(9)"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def long_query_seen():
+                st = json.loads(self.tusk("status", "--json", config=cfg).stdout)
+                return [q for q in st["instances"][0].get("long_queries", [])
+                        if "pg_sleep" in q["query"]]
+            self.assertTrue(wait_until(long_query_seen, timeout=8.5, interval=0.5))
+            q = long_query_seen()[0]
+            self.assertEqual(q["database"], "app")
+            self.assertEqual(q["user"], "app")
+            self.assertGreaterEqual(q["seconds"], 5)
+            text = self.tusk("status", config=cfg).stdout
+            self.assertIn("long query: pid", text)
+        finally:
+            sleeper.wait(timeout=30)
 
     def test_crash_loop_gives_up_and_status_says_why(self):
         cfg = self.simple(params="shared_preload_libraries: no_such_library")
