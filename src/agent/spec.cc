@@ -4,6 +4,24 @@
 #include <nlohmann/json.hpp>
 
 namespace tusk::agent {
+namespace {
+
+// An integer field within [lo, hi]; throws json::type_error otherwise (caught below).
+int64_t Integer(const nlohmann::json& j, const char* field, int64_t lo, int64_t hi) {
+  if (!j.is_number_integer()) {
+    throw nlohmann::json::type_error::create(302, std::string(field) + " must be an integer",
+                                             &j);
+  }
+  int64_t v = j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)
+                  ? hi + 1
+                  : j.get<int64_t>();
+  if (v < lo || v > hi) {
+    throw nlohmann::json::type_error::create(302, std::string(field) + " out of range", &j);
+  }
+  return v;
+}
+
+}  // namespace
 
 std::string SpecToJson(const AgentSpec& spec) {
   nlohmann::json doc = {{"instances", nlohmann::json::array()}};
@@ -36,12 +54,12 @@ Result<AgentSpec> SpecFromJson(const std::string& text) {
       i.name = j.at("name").get<std::string>();
       i.data_dir = j.at("data_dir").get<std::string>();
       i.postgres_bin = j.at("postgres_bin").get<std::string>();
-      i.port = j.at("port").get<int>();
+      i.port = Integer(j.at("port"), "port", 1, 65535);
       i.socket_dir = j.at("socket_dir").get<std::string>();
       i.log_file = j.at("log_file").get<std::string>();
       const auto& r = j.at("run_as");
-      i.run_as.uid = r.at("uid").get<uid_t>();
-      i.run_as.gid = r.at("gid").get<gid_t>();
+      i.run_as.uid = static_cast<uid_t>(Integer(r.at("uid"), "uid", 0, 0xFFFFFFFE));
+      i.run_as.gid = static_cast<gid_t>(Integer(r.at("gid"), "gid", 0, 0xFFFFFFFE));
       i.run_as.name = r.at("name").get<std::string>();
       i.run_as.home = r.at("home").get<std::string>();
       spec.instances.push_back(std::move(i));

@@ -111,7 +111,9 @@ class Builder {
 
   TuningResult Finish() {
     // Overrides win; the rest pass through.
-    for (const auto& [name, value] : in_.overrides) {
+    for (const auto& entry : in_.overrides) {
+      const std::string& name = entry.first;
+      const std::string& value = entry.second;
       auto it = std::find_if(result_.settings.begin(), result_.settings.end(),
                              [&](const Setting& s) { return s.name == name; });
       if (it == result_.settings.end()) {

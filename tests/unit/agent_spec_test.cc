@@ -109,5 +109,19 @@ TEST(AgentSpecTest, NumbersAsStringsAreRejected) {
   EXPECT_EQ(SpecFromJson(doc.dump()).status().code(), Code::kInvalidArgument);
 }
 
+TEST(AgentSpecTest, NonIntegralOrOutOfRangeNumbersAreRejected) {
+  AgentSpec spec;
+  spec.instances = {MakeInstance("main", 5432)};
+  const nlohmann::json good = nlohmann::json::parse(SpecToJson(spec));
+  for (const char* port : {"1e20", "1.5", "true", "0", "70000", "-1", "18446744073709551615"}) {
+    nlohmann::json doc = good;
+    doc["instances"][0]["port"] = nlohmann::json::parse(port);
+    EXPECT_EQ(SpecFromJson(doc.dump()).status().code(), Code::kInvalidArgument) << port;
+  }
+  nlohmann::json doc = good;
+  doc["instances"][0]["run_as"]["uid"] = -5;
+  EXPECT_EQ(SpecFromJson(doc.dump()).status().code(), Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace tusk::agent

@@ -446,9 +446,9 @@ TEST(ConfigExamples, SplitLoads) {
   EXPECT_EQ(infra.port, 5433);
   std::vector<std::string> names;
   for (const Database& d : infra.databases) names.push_back(d.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"keycloak", "airflow", "superset", "polaris",
+  EXPECT_EQ(names, (std::vector<std::string>{"keycloak", "backend", "airflow", "superset", "polaris",
                                              "openmetadata", "mlflow", "jupyterhub", "litellm"}));
-  EXPECT_EQ(infra.roles.size(), 8u);
+  EXPECT_EQ(infra.roles.size(), 9u);
   const Instance& data = r->instances[1];
   EXPECT_EQ(data.name, "data");
   EXPECT_EQ(data.port, 5434);
