@@ -7,6 +7,7 @@ in a row. Nothing here mocks PostgreSQL: tusk starts real servers.
 """
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -49,7 +50,23 @@ class TuskTestCase(unittest.TestCase):
             self.tusk("down", config=cfg, check=False)
         if not self.configs:
             self.tusk("down", config=None, check=False)
+        self.stop_leftover_agents()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stop_leftover_agents(self):
+        """Fallback when `tusk down` could not load a (deliberately broken)
+        config: SIGTERM every agent whose pid file lies under self.dir; the
+        agent fast-stops its servers before it exits."""
+        for root, _, files in os.walk(self.dir):
+            if "agent.pid" not in files:
+                continue
+            try:
+                with open(os.path.join(root, "agent.pid")) as f:
+                    pid = int(f.read().strip())
+                os.kill(pid, signal.SIGTERM)
+            except (OSError, ValueError):
+                continue
+            wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout=60)
 
     def write(self, name, text):
         path = os.path.join(self.dir, name)
