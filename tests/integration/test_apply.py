@@ -1,6 +1,10 @@
 """The reconciler through `tusk apply`: idempotence, password rotation,
-init-once / ensure-always, per-database rollback, drops, dry runs."""
+init-once / ensure-always, per-database rollback, drops, dry runs, lock_timeout."""
+import os
 import re
+import time
+
+import psycopg2
 
 from harness import TuskTestCase, free_port
 
@@ -114,3 +118,40 @@ class ApplyTest(TuskTestCase):
         self.assertEqual(self.count("postgres", has_inventory), 1)
         self.tusk("apply", "--allow-drop", config=cfg)
         self.assertEqual(self.count("postgres", has_inventory), 0)
+
+
+class LockTimeoutTest(TuskTestCase):
+    """apply never queues behind a long transaction: its DDL gives up after lock_timeout."""
+
+    def test_apply_gives_up_after_lock_timeout(self):
+        port = free_port()
+        self.write("ensure.sql", "ALTER TABLE orders ADD COLUMN IF NOT EXISTS note text;\n")
+        self.write("init.sql", "CREATE TABLE orders (id int);\n")
+        cfg = self.config(f"""
+            instances:
+              - name: main
+                port: {port}
+                memory: 512MiB
+                lock_timeout: 1s
+                databases:
+                  - {{name: shop, init: init.sql, ensure: ensure.sql}}
+            """)
+        self.tusk("up", config=cfg)
+        holder = psycopg2.connect(host=os.path.join(self.dir, "tusk-data", ".run"), port=port,
+                                  user="postgres", dbname="shop")
+        try:
+            with holder.cursor() as cur:  # psycopg2 opens a transaction and keeps it open
+                cur.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+            started = time.time()
+            blocked = self.tusk("apply", config=cfg, check=False, timeout=60)
+            elapsed = time.time() - started
+            self.assertNotEqual(blocked.returncode, 0)
+            self.assertIn("lock timeout", blocked.stderr)
+            self.assertLess(elapsed, 20)
+        finally:
+            holder.rollback()
+            holder.close()
+        self.tusk("apply", config=cfg)
+        self.assertEqual(self.admin_psql(port, "SELECT count(*) FROM information_schema.columns "
+                                               "WHERE table_name = 'orders' AND column_name = 'note'",
+                                         db="shop").stdout.strip(), "1")
