@@ -18,47 +18,24 @@ on failure.
 import argparse
 import os
 import re
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+
+from benchlib import CLEANUPS, clean_env, free_port, run, scratch_dir
 
 EXTENSIONS = ("pg_trgm", "hstore", "citext")
 GOAL_SECONDS = 1.0
 SUMMARY = re.compile(r"^apply (\S+): (\d+) statements? executed", re.M)
-CLEANUPS = []  # callables run in reverse order at exit
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-def clean_env():
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("PG") and not k.startswith("POSTGRES_")}
-
-
-def run(cmd, cwd, timeout=1800):
-    """Runs cmd; raises with its output on failure; returns (seconds, stdout)."""
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, cwd=cwd, env=clean_env(), capture_output=True, text=True,
-                       timeout=timeout)
-    dt = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}\n{p.stdout}{p.stderr}")
-    return dt, p.stdout
 
 
 def write_config(n, memory):
-    d = tempfile.mkdtemp(prefix=f"tusk-bench-apply{n}-")
-    os.chmod(d, 0o755)  # the unprivileged server account must traverse it
-    CLEANUPS.append(lambda: shutil.rmtree(d, ignore_errors=True))
+    d = scratch_dir(f"tusk-bench-apply{n}-")
     lines = ["instances:", "  - name: main", f"    port: {free_port()}",
              f"    memory: {memory}", "    databases:"]
     for i in range(1, n + 1):
@@ -101,13 +78,13 @@ def main():
             CLEANUPS.append(lambda cfg=cfg: subprocess.run(
                 [tusk, "down", "-c", cfg], env=clean_env(), capture_output=True, timeout=120))
             configs[n] = (d, cfg)
-            setups[n], out = run([tusk, "up", "-c", cfg], d)
+            setups[n], out = run([tusk, "up", "-c", cfg], d, timeout=1800)
             print(f"setup: tusk up with {n} databases x {len(EXTENSIONS)} extensions: "
                   f"{setups[n]:.2f}s, {statements(out, 'up')} statements", flush=True)
         for k in range(args.runs):
             for n in sizes:
                 d, cfg = configs[n]
-                dt, out = run([tusk, "apply", "-c", cfg], d)
+                dt, out = run([tusk, "apply", "-c", cfg], d, timeout=1800)
                 times[n].append(dt)
                 stmts[n].append(statements(out, "apply"))
             print(f"run {k + 1}/{args.runs}: " + ", ".join(

@@ -23,37 +23,17 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
+from benchlib import CLEANUPS, clean_env, free_port, run, scratch_dir
+
 GOAL_RATIO = 1.5
-CLEANUPS = []  # callables run in reverse order at exit
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-def clean_env():
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("PG") and not k.startswith("POSTGRES_")}
-
-
-def run(cmd, cwd=None, timeout=300):
-    """Runs cmd, raises with its output on failure; returns elapsed seconds."""
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, cwd=cwd, env=clean_env(), capture_output=True, text=True,
-                       timeout=timeout)
-    dt = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}\n{p.stdout}{p.stderr}")
-    return dt
 
 
 def quiet(cmd, timeout=120):
@@ -63,12 +43,6 @@ def quiet(cmd, timeout=120):
     except (OSError, subprocess.SubprocessError):
         pass
 
-
-def scratch_dir(prefix):
-    d = tempfile.mkdtemp(prefix=prefix)
-    os.chmod(d, 0o755)  # the unprivileged server account must traverse it
-    CLEANUPS.append(lambda: shutil.rmtree(d, ignore_errors=True))
-    return d
 
 
 def as_postgres(cmd):
@@ -88,8 +62,8 @@ def tusk_round(tusk):
     down = lambda: quiet([tusk, "down", "-c", cfg])
     CLEANUPS.append(down)
     try:
-        first = run([tusk, "up", "-c", cfg], cwd=d)
-        second = run([tusk, "up", "-c", cfg], cwd=d)
+        first, _ = run([tusk, "up", "-c", cfg], cwd=d)
+        second, _ = run([tusk, "up", "-c", cfg], cwd=d)
     finally:
         down()
         CLEANUPS.remove(down)

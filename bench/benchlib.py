@@ -1,0 +1,43 @@
+"""Helpers shared by the benchmark scripts: free ports, a clean environment,
+timed commands, scratch directories, and a cleanup registry that the scripts
+run in reverse order at exit (also on failure)."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+CLEANUPS = []  # callables run in reverse order at exit
+
+
+def free_port():
+    """A TCP port nothing listens on right now (the kernel picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env():
+    """os.environ without PG* and POSTGRES_* variables (they would steer libpq/tusk)."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("PG") and not k.startswith("POSTGRES_")}
+
+
+def run(cmd, cwd=None, timeout=300):
+    """Runs cmd; raises with its output on failure; returns (seconds, stdout)."""
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=cwd, env=clean_env(), capture_output=True, text=True,
+                       timeout=timeout)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}\n{p.stdout}{p.stderr}")
+    return dt, p.stdout
+
+
+def scratch_dir(prefix):
+    """A temp dir (0755: the unprivileged server account must traverse it), removed at exit."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)
+    CLEANUPS.append(lambda: shutil.rmtree(d, ignore_errors=True))
+    return d
