@@ -86,8 +86,14 @@ class Agent {
     Reload();
     bool shutting_down = false;
     int64_t shutdown_started = 0;
+    // Act at once on start and after every signal; otherwise wake every 200 ms
+    // (while a server is starting, every 20 ms, so readiness is seen early).
+    Tick();
+    Publish();
     while (true) {
-      timespec timeout{0, 200 * 1000 * 1000};
+      bool starting = false;
+      for (auto& [name, s] : servers_) starting |= s.sup.state() == ServerState::kStarting;
+      timespec timeout{0, (starting ? 20 : 200) * 1000 * 1000};
       int sig = ::sigtimedwait(&set, nullptr, &timeout);
       if (sig == SIGHUP) {
         Log("SIGHUP: reloading spec");

@@ -129,8 +129,8 @@ Status EnsureAgent(const Context& ctx) {
       sys::Spawn({sys::SelfExecutable(), "agent", "--state-dir", ctx.layout.state_dir}, opts);
   if (!pid.ok()) return pid.status();
   // The agent writes its pid file at once; wait for it so a second command sees it.
-  for (int i = 0; i < 50 && agent::LiveAgentPid(ctx.layout) == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 500 && agent::LiveAgentPid(ctx.layout) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (agent::LiveAgentPid(ctx.layout) == 0) {
     return Internal("the agent did not start; see " + ctx.layout.AgentLogFile());
@@ -169,7 +169,7 @@ Status WaitReady(const Context& ctx, const config::Instance& inst, int timeout_s
     if (agent::LiveAgentPid(ctx.layout) == 0) {
       return Internal("the agent is not running; see " + ctx.layout.AgentLogFile());
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Unavailable("instance " + inst.name + " not ready after " + std::to_string(timeout_s) +
                      " s; last lines of " + ctx.layout.LogFile(inst.name) + ":\n" +
