@@ -163,12 +163,13 @@ class Agent {
       } else {
         s.sup.RequestStart(NowMs());
       }
-      if (fs::exists(layout_.RestartMarker(name), ec) && s.pid != 0 && !s.restart_requested) {
+      if (!fs::exists(layout_.RestartMarker(name), ec)) continue;
+      if (s.pid == 0) {
+        ::unlink(layout_.RestartMarker(name).c_str());  // nothing running: nothing to restart
+      } else if (!s.restart_requested) {
         Log(name + ": restart requested");
         s.restart_requested = true;
         SendStop(s);
-      } else if (fs::exists(layout_.RestartMarker(name), ec) && s.pid == 0) {
-        ::unlink(layout_.RestartMarker(name).c_str());
       }
     }
   }

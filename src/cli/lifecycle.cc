@@ -35,8 +35,7 @@ bool PostmasterAlive(const config::Instance& i) {
 }
 
 // pgpass lines for every role with a password; escapes ':' and '\'.
-std::string PgpassLines(const Context& ctx, const config::Instance& i,
-                        const std::map<std::string, std::string>& pw) {
+std::string PgpassLines(const config::Instance& i, const std::map<std::string, std::string>& pw) {
   auto esc = [](const std::string& s) {
     std::string o;
     for (char c : s) {
@@ -50,14 +49,19 @@ std::string PgpassLines(const Context& ctx, const config::Instance& i,
     out += esc(Context::ClientHost(i)) + ":" + std::to_string(i.port) + ":*:" + esc(role) + ":" +
            esc(password) + "\n";
   }
-  (void)ctx;
   return out;
 }
 
+// What Prepare() found: instances whose files changed while their server was
+// running (they need a reload), and each instance's resolved role passwords.
+struct Prepared {
+  std::vector<const config::Instance*> reload;
+  std::map<std::string, std::map<std::string, std::string>> passwords;
+};
+
 // Everything `up` and `run` do before the agent runs: directories, initdb,
-// server files, spec.json. Returns the instances whose files changed while
-// their server was running (they need a reload).
-Result<std::vector<const config::Instance*>> Prepare(const Context& ctx) {
+// server files, spec.json, pgpass.
+Result<Prepared> Prepare(const Context& ctx) {
   auto account = sys::ServerAccount();
   if (!account.ok()) return account.status();
   const auto& L = ctx.layout;
@@ -68,7 +72,7 @@ Result<std::vector<const config::Instance*>> Prepare(const Context& ctx) {
   TUSK_RETURN_IF_ERROR(sys::CheckTraversable(L.run_dir + "/x", *account));
 
   agent::AgentSpec spec;
-  std::vector<const config::Instance*> reload;
+  Prepared prepared;
   std::string pgpass;
   for (const auto& inst : ctx.config.instances) {
     auto major = postgres::ServerMajorVersion(inst.postgres_bin);
@@ -96,8 +100,9 @@ Result<std::vector<const config::Instance*>> Prepare(const Context& ctx) {
       std::cerr << "warning: " << inst.name << ": " << w << "\n";
     auto changed = postgres::WriteServerFiles(inst, tuning, L.run_dir, *account);
     if (!changed.ok()) return changed.status().Prefixed("instance " + inst.name);
-    if (*changed && was_running) reload.push_back(&inst);
-    pgpass += PgpassLines(ctx, inst, *pw);
+    if (*changed && was_running) prepared.reload.push_back(&inst);
+    pgpass += PgpassLines(inst, *pw);
+    prepared.passwords[inst.name] = *pw;
 
     agent::InstanceSpec is;
     is.name = inst.name;
@@ -112,7 +117,7 @@ Result<std::vector<const config::Instance*>> Prepare(const Context& ctx) {
   }
   TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(L.secrets_dir + "/pgpass", pgpass, 0600));
   TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(L.AgentSpecFile(), agent::SpecToJson(spec), 0644));
-  return reload;
+  return prepared;
 }
 
 // Starts the agent in the background, or tells a running one to reload.
@@ -216,8 +221,8 @@ Status RestartInstances(const Context& ctx, const std::vector<const config::Inst
 int Up(const UpOptions& options) {
   auto ctx = LoadContext(options.config_path);
   if (!ctx.ok()) return Fail(ctx.status());
-  auto reload = Prepare(*ctx);
-  if (!reload.ok()) return Fail(reload.status());
+  auto prepared = Prepare(*ctx);
+  if (!prepared.ok()) return Fail(prepared.status());
   if (auto st = EnsureAgent(*ctx); !st.ok()) return Fail(st);
 
   int rc = kExitOk;
@@ -229,7 +234,7 @@ int Up(const UpOptions& options) {
       continue;
     }
     bool reloaded = false;
-    for (const auto* r : *reload) reloaded |= r == &inst;
+    for (const auto* r : prepared->reload) reloaded |= r == &inst;
     if (reloaded) {
       auto conn = postgres::PgConnection::Open(ctx->Admin(inst));
       if (conn.ok()) (void)(*conn)->Exec("SELECT pg_reload_conf()");
@@ -255,9 +260,8 @@ int Up(const UpOptions& options) {
   if (rc != kExitOk) return rc;
 
   for (const auto& inst : ctx->config.instances) {
-    auto pw = ctx->Passwords(inst, false);
-    if (!pw.ok()) return Fail(pw.status());
-    auto report = provision::ApplyInstance(inst, ctx->Admin(inst), *pw, {}, std::cout);
+    auto report = provision::ApplyInstance(inst, ctx->Admin(inst),
+                                           prepared->passwords.at(inst.name), {}, std::cout);
     for (const auto& w : report.warnings)
       std::cerr << "warning: " << inst.name << ": " << w << "\n";
     for (const auto& e : report.errors) std::cerr << "error: " << inst.name << ": " << e << "\n";

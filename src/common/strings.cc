@@ -73,7 +73,6 @@ std::string FormatPgBytes(uint64_t bytes) {
   for (const auto& u : kUnits) {
     if (bytes >= u.mult && bytes % u.mult == 0) return std::to_string(bytes / u.mult) + u.unit;
   }
-  if (bytes % 1024 == 0) return std::to_string(bytes / 1024) + "kB";
   // PostgreSQL memory GUCs take kB at the finest; round up to a whole kB.
   return std::to_string((bytes + 1023) / 1024) + "kB";
 }
