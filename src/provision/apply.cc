@@ -16,7 +16,7 @@
 #include "common/strings.h"
 #include "provision/catalog.h"
 #include "provision/plan.h"
-#include "provision/scram.h"
+#include "common/scram.h"
 #include "provision/sql_script.h"
 
 namespace tusk::provision {

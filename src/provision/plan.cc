@@ -5,7 +5,7 @@
 #include <set>
 
 #include "common/strings.h"
-#include "provision/scram.h"
+#include "common/scram.h"
 
 namespace tusk::provision {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "provision/scram.h"
+#include "common/scram.h"
 
 namespace tusk::provision {
 namespace {

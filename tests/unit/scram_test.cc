@@ -1,11 +1,11 @@
 // SCRAM-SHA-256 verifier math against verifiers made by a real PostgreSQL 15
 // server (SET password_encryption = 'scram-sha-256'; CREATE ROLE t PASSWORD ...;
 // SELECT rolpassword FROM pg_authid). Source: RFC 5802, RFC 7677.
-#include "provision/scram.h"
+#include "common/scram.h"
 
 #include <gtest/gtest.h>
 
-namespace tusk::provision {
+namespace tusk {
 namespace {
 
 // From PostgreSQL 15.x: CREATE ROLE t PASSWORD 'secret'.
@@ -78,4 +78,4 @@ TEST(ScramTest, Sha256Hex) {
 }
 
 }  // namespace
-}  // namespace tusk::provision
+}  // namespace tusk

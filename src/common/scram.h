@@ -23,7 +23,7 @@
 
 #include "common/status.h"
 
-namespace tusk::provision {
+namespace tusk {
 
 /// The parsed parts of a SCRAM-SHA-256 verifier; binary fields are raw bytes.
 struct ScramVerifier {
@@ -63,4 +63,4 @@ std::optional<std::string> Base64Decode(std::string_view text);
 /// Lower-case hex SHA-256 of `data` (64 characters).
 std::string Sha256Hex(std::string_view data);
 
-}  // namespace tusk::provision
+}  // namespace tusk

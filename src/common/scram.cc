@@ -1,5 +1,5 @@
 // SCRAM-SHA-256 verifier math with OpenSSL; see scram.h for the sources.
-#include "provision/scram.h"
+#include "common/scram.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -10,7 +10,7 @@
 #include <charconv>
 #include <cstdio>
 
-namespace tusk::provision {
+namespace tusk {
 namespace {
 
 constexpr std::string_view kPrefix = "SCRAM-SHA-256$";
@@ -143,4 +143,4 @@ std::string Sha256Hex(std::string_view data) {
   return out;
 }
 
-}  // namespace tusk::provision
+}  // namespace tusk

@@ -1,0 +1,1 @@
+// Placeholder until the codec lands; replaced by wire.cc etc.
