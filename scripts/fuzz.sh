@@ -4,6 +4,7 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 20)
 #
+# protocol_fuzz (the wire decoder, fed by untrusted clients) runs twice as long.
 # Env: JOBS (build parallelism, default 2), KEEP=1 keeps the work dirs.
 # Each target runs in its own temporary directory (corpus, crash artifacts,
 # log), so nothing lands in the repository; a failing target's directory is
@@ -20,7 +21,9 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
 jobs="${JOBS:-2}"
-targets=(config_fuzz sql_script_fuzz agent_spec_fuzz)
+targets=(config_fuzz sql_script_fuzz agent_spec_fuzz protocol_fuzz)
+# Per-target multiple of SECONDS_PER_TARGET (default 1).
+declare -A time_factor=([protocol_fuzz]=2)
 
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 flags+=" -fno-omit-frame-pointer"
@@ -34,7 +37,8 @@ if ! CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWit
 fi
 rm -f "$log"
 
-# Seeds: examples for the config loader and the SQL splitter; a small spec for the agent.
+# Seeds: examples for the config loader and the SQL splitter; a small spec for
+# the agent; startup packets, message streams and SCRAM halves for the codec.
 seed_dir() {
   local t="$1" dir="$2"
   mkdir -p "$dir"
@@ -49,6 +53,41 @@ seed_dir() {
  "name": "postgres", "home": "/var/lib/postgresql"}}]}
 JSON
       echo '{"instances": []}' >"$dir/empty.json" ;;
+    protocol_fuzz) python3 - "$dir" <<'PY' ;;
+import base64, struct, sys
+d = sys.argv[1]
+def i16(v): return struct.pack("!h", v)
+def i32(v): return struct.pack("!i", v)
+def cstr(s): return s.encode() + b"\0"
+def msg(t, body): return t.encode() + i32(len(body) + 4) + body
+def startup(code, body): return i32(len(body) + 8) + i32(code) + body
+def write(name, data): open(f"{d}/{name}", "wb").write(data)
+write("startup", startup(196608, cstr("user") + cstr("alice") + cstr("database") + cstr("db")
+                         + cstr("_pq_.x") + cstr("1") + b"\0"))
+write("ssl", startup(80877103, b""))
+write("gss", startup(80877104, b""))
+write("cancel", startup(80877102, i32(4242) + i32(99)))
+bind = cstr("") + cstr("s1") + i16(1) + i16(0) + i16(2) + i32(2) + b"ab" + i32(-1) + i16(1) + i16(0)
+write("frontend", msg("Q", cstr("select 1")) + msg("P", cstr("s1") + cstr("select $1") + i16(1)
+      + i32(25)) + msg("B", bind) + msg("D", b"S" + cstr("s1")) + msg("E", cstr("") + i32(0))
+      + msg("C", b"S" + cstr("s1")) + msg("S", b"") + msg("X", b""))
+write("backend", msg("R", i32(0)) + msg("S", cstr("server_version") + cstr("15.4"))
+      + msg("K", i32(1) + i32(2)) + msg("Z", b"I") + msg("T", i16(1) + cstr("c") + i32(0) + i16(0)
+      + i32(25) + i16(-1) + i32(-1) + i16(0)) + msg("D", i16(2) + i32(1) + b"x" + i32(-1))
+      + msg("C", cstr("SELECT 1")) + msg("E", b"SERROR\0C42P01\0Mno such table\0\0"))
+write("auth", msg("R", i32(10) + cstr("SCRAM-SHA-256") + b"\0") + msg("R", i32(5) + b"salt")
+      + msg("p", cstr("SCRAM-SHA-256") + i32(11) + b"n,,n=,r=abc") + msg("p", cstr("md5abc"))
+      + msg("R", i32(11) + b"r=abc,s=QUJD,i=1") + msg("R", i32(12) + b"v=x"))
+# SCRAM halves of equal length; "@N" is the other side's nonce.
+proof = base64.b64encode(bytes(range(32))).decode()
+final = "c=biws,r=@N,p=" + proof
+first = "n,,n=,r=abc"
+write("scram_server", (first + ",x=" + "a" * (len(final) - len(first) - 3) + final).encode())
+server_final = "v=" + proof
+server_first = "r=@N{},s=QUJD,i=1"
+pad = "s" * (len(server_final) - len(server_first) + 2)
+write("scram_client", (server_first.format(pad) + server_final).encode())
+PY
   esac
 }
 
@@ -57,17 +96,18 @@ failed=0
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 for t in "${targets[@]}"; do
+  t_secs=$((secs * ${time_factor[$t]:-1}))
   work="$(mktemp -d -t "tusk-$t.XXXXXX")"
   seed_dir "$t" "$work/seeds"
   mkdir -p "$work/corpus"
-  (cd "$work" && "$build/fuzz/$t" -max_total_time="$secs" -max_len=4096 -timeout=10 \
+  (cd "$work" && "$build/fuzz/$t" -max_total_time="$t_secs" -max_len=4096 -timeout=10 \
       -artifact_prefix="$work/" -print_final_stats=1 corpus seeds >"$work/log" 2>&1)
   rc=$?
   runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -n 1)"
   artifact="$(ls "$work" | grep -E '^(crash|leak|timeout|oom)-' | head -n 1)"
   if [ "$rc" -eq 0 ] && [ -z "$artifact" ]; then
     passed=$((passed + 1))
-    echo "fuzz: $t ok (${secs}s, ${runs:-?} runs)"
+    echo "fuzz: $t ok (${t_secs}s, ${runs:-?} runs)"
     [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
   else
     failed=$((failed + 1))

@@ -23,8 +23,8 @@ enum class FrameStatus {
 /// What ScanFrame found.
 struct Frame {
   FrameStatus status = FrameStatus::kNeedMore;
-  char type = 0;         ///< valid once 5 bytes were seen (kComplete, and kNeedMore with header)
-  uint32_t length = 0;   ///< the length field (body + 4); valid when the header was seen
+  char type = 0;            ///< valid once 5 bytes were seen (kComplete, and kNeedMore with header)
+  uint32_t length = 0;      ///< the length field (body + 4); valid when the header was seen
   bool has_header = false;  ///< at least 5 bytes were available
   /// Total bytes of the message including the type byte (length + 1).
   uint64_t size() const { return uint64_t{length} + 1; }

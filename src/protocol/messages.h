@@ -17,7 +17,7 @@ namespace tusk::protocol {
 
 /// Frontend 'P' Parse.
 struct ParseMessage {
-  std::string_view name;   ///< "" = unnamed statement
+  std::string_view name;  ///< "" = unnamed statement
   std::string_view query;
   std::vector<int32_t> param_types;
 };

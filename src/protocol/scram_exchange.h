@@ -45,7 +45,8 @@ class ScramServer {
   ScramVerifier verifier_;
   std::string client_first_bare_;
   std::string server_first_;
-  std::string nonce_;  ///< client nonce + server nonce
+  std::string nonce_;    ///< client nonce + server nonce
+  char gs2_flag_ = 'n';  ///< the client's gs2-cbind-flag: 'n' or 'y'
   std::string client_key_;
   bool wrong_password_ = false;
 };

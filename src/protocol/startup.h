@@ -14,12 +14,12 @@
 namespace tusk::protocol {
 
 enum class StartupKind {
-  kNeedMore,     ///< fewer bytes than the packet's length
-  kStartup,      ///< StartupMessage, protocol 3.x
-  kSslRequest,   ///< answer 'S' or 'N', then read another startup packet
-  kGssEncRequest,///< answer 'N', then read another startup packet
-  kCancel,       ///< CancelRequest(pid, key); no reply, close afterwards
-  kError,        ///< malformed: send ErrorResponse(sqlstate, message) and close
+  kNeedMore,       ///< fewer bytes than the packet's length
+  kStartup,        ///< StartupMessage, protocol 3.x
+  kSslRequest,     ///< answer 'S' or 'N', then read another startup packet
+  kGssEncRequest,  ///< answer 'N', then read another startup packet
+  kCancel,         ///< CancelRequest(pid, key); no reply, close afterwards
+  kError,          ///< malformed: send ErrorResponse(sqlstate, message) and close
 };
 
 /// A decoded startup packet.
@@ -28,7 +28,8 @@ struct StartupPacket {
   uint32_t size = 0;  ///< bytes consumed from the buffer (kinds other than kNeedMore/kError)
   int32_t minor_version = 0;  ///< kStartup: requested 3.minor
   /// kStartup: parameters in order (user, database, application_name, options,
-  /// and "_pq_.*" protocol options). "database" defaults to "user" as in PostgreSQL.
+  /// ...), without the "_pq_.*" protocol options. "database" defaults to "user"
+  /// as in PostgreSQL (appended when absent, filled in when empty).
   std::vector<std::pair<std::string, std::string>> params;
   /// kStartup: names of "_pq_." options (for NegotiateProtocolVersion).
   std::vector<std::string> protocol_options;
@@ -38,7 +39,7 @@ struct StartupPacket {
                            ///< "28000" (no user name)
   std::string message;     ///< kError: PostgreSQL-like message
 
-  /// Value of parameter `name`, or "" when absent.
+  /// Value of parameter `name` (the last one when repeated), or "" when absent.
   std::string_view Param(std::string_view name) const;
 };
 

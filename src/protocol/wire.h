@@ -124,8 +124,7 @@ void AppendSync(std::string& out);
 void AppendTerminate(std::string& out);
 /// PasswordMessage carrying a cleartext or md5 password.
 void AppendPasswordMessage(std::string& out, std::string_view password);
-void AppendSaslInitialResponse(std::string& out, std::string_view mechanism,
-                               std::string_view data);
+void AppendSaslInitialResponse(std::string& out, std::string_view mechanism, std::string_view data);
 void AppendSaslResponse(std::string& out, std::string_view data);
 
 }  // namespace tusk::protocol
