@@ -1,0 +1,949 @@
+// ClientConn: startup, authentication, request forwarding, transaction-mode
+// statement and parameter tracking.
+#include "router/client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstring>
+#include <thread>
+
+#include "common/strings.h"
+#include "protocol/frame.h"
+#include "protocol/messages.h"
+#include "protocol/startup.h"
+#include "router/admin.h"
+#include "router/server.h"
+#include "router/worker.h"
+
+namespace tusk::router {
+namespace {
+
+/// Stop reading from the client while this much waits for PostgreSQL.
+constexpr size_t kBackPressureBytes = 1 << 20;
+
+/// Startup parameters that are not session settings.
+bool IsConnectionParam(const std::string& name) {
+  return name == "user" || name == "database" || name == "replication" || name == "options";
+}
+
+std::string PeerName(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+/// Server-side name for a statement: identical text and types share one.
+std::string ServerStatementName(std::string_view query, const std::vector<int32_t>& types) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  auto mix = [&](std::string_view bytes) {
+    for (unsigned char ch : bytes) {
+      h ^= ch;
+      h *= 1099511628211ULL;
+    }
+  };
+  mix(query);
+  for (int32_t t : types) mix(std::string_view(reinterpret_cast<const char*>(&t), sizeof t));
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "tusk_%016llx_%zx", static_cast<unsigned long long>(h),
+                query.size());
+  return buf;
+}
+
+/// Skips whitespace and SQL comments.
+std::string_view SkipSpace(std::string_view s) {
+  for (;;) {
+    size_t i = 0;
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    s.remove_prefix(i);
+    if (s.substr(0, 2) == "--") {
+      size_t nl = s.find('\n');
+      s.remove_prefix(nl == std::string_view::npos ? s.size() : nl);
+    } else if (s.substr(0, 2) == "/*") {
+      size_t end = s.find("*/");
+      s.remove_prefix(end == std::string_view::npos ? s.size() : end + 2);
+    } else {
+      return s;
+    }
+  }
+}
+
+/// Takes the next word (identifier characters) and lower-cases it.
+std::string NextWord(std::string_view& s) {
+  s = SkipSpace(s);
+  size_t i = 0;
+  while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' ||
+                          s[i] == '.')) {
+    ++i;
+  }
+  std::string w(s.substr(0, i));
+  for (char& ch : w) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  s.remove_prefix(i);
+  return w;
+}
+
+void SendCancel(Backend b, int32_t pid, int32_t key) {
+  std::thread([b, pid, key] {
+    std::string packet;
+    protocol::AppendCancelRequest(packet, pid, key);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(b.port));
+    std::string host = b.host.empty() || b.host == "localhost" ? "127.0.0.1" : b.host;
+    if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      ssize_t n = send(fd, packet.data(), packet.size(), MSG_NOSIGNAL);
+      (void)n;
+      char c;
+      ssize_t r = recv(fd, &c, 1, 0);  // wait for the server to close: cancel delivered
+      (void)r;
+    }
+    close(fd);
+  }).detach();
+}
+
+}  // namespace
+
+ClientConn::ClientConn(Worker* worker, int fd, bool readonly_port, uint64_t id)
+    : worker_(worker), id_(id), readonly_port_(readonly_port), io_(fd) {
+  connected_ms_ = last_active_ms_ = NowMs();
+  peer_ = PeerName(fd);
+}
+
+ClientConn::~ClientConn() = default;
+
+std::string ClientConn::debug_state() const {
+  std::string d = "in=" + std::to_string(in_.size()) + " out=" + std::to_string(out_.size()) +
+                  " readable=" + std::to_string(readable_);
+  if (server_ != nullptr) d += " " + server_->debug_state();
+  return d;
+}
+
+void ClientConn::Touch() { last_active_ms_ = NowMs(); }
+
+bool ClientConn::Throttled() const { return out_.size() >= kBackPressureBytes; }
+
+void ClientConn::OnEvents(uint32_t events) {
+  if (state_ == ClientState::kClosed) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+  if ((events & EPOLLOUT) && !out_.empty()) {
+    Flush();
+    if (state_ == ClientState::kClosed) return;
+    if (!Throttled() && server_ != nullptr) server_->Pump();
+    if (state_ == ClientState::kClosed) return;
+  }
+  Pump();
+}
+
+void ClientConn::Resume() {
+  if (state_ == ClientState::kClosed || in_pump_) return;
+  Pump();
+}
+
+void ClientConn::Flush() {
+  if (out_.empty() || state_ == ClientState::kClosed) return;
+  IoStatus st = io_.WriteFrom(out_);
+  if (st == IoStatus::kError || st == IoStatus::kClosed) {
+    Close();
+    return;
+  }
+  if (closing_ && out_.empty()) Close();
+}
+
+void ClientConn::Pump() {
+  if (in_pump_) return;
+  in_pump_ = true;
+  for (;;) {
+    if (state_ == ClientState::kClosed || closing_) break;
+    if (state_ == ClientState::kTlsHandshake) {
+      TlsHandshake h = io_.ContinueHandshake();
+      if (h == TlsHandshake::kInProgress) break;
+      if (h == TlsHandshake::kFailed) {
+        Close();
+        break;
+      }
+      state_ = ClientState::kStartup;
+      readable_ = true;  // TLS may hold decrypted bytes already
+    }
+    bool progressed = false;
+    switch (state_) {
+      case ClientState::kStartup:
+        progressed = HandleStartup();
+        break;
+      case ClientState::kAuth:
+        progressed = HandleAuth();
+        break;
+      case ClientState::kAdmin:
+        progressed = HandleAdmin();
+        break;
+      case ClientState::kReady:
+      case ClientState::kActive:
+        progressed = HandleRequests();
+        break;
+      default:
+        break;  // kLogin, kWaiting: the request stays buffered
+    }
+    if (state_ == ClientState::kClosed) break;
+    if (!out_.empty()) Flush();
+    if (state_ == ClientState::kClosed || closing_) break;
+    if (state_ == ClientState::kWaiting || state_ == ClientState::kLogin) break;
+    if (server_ != nullptr && server_->Throttled()) break;
+    if (progressed) continue;
+    if (!readable_) break;
+    size_t before = in_.size();
+    IoStatus st = io_.ReadInto(in_, 256 * 1024);
+    if (st == IoStatus::kWouldBlock) {
+      readable_ = false;
+      if (in_.size() == before) break;
+    } else if (st == IoStatus::kClosed || st == IoStatus::kError) {
+      readable_ = false;
+      Terminate();
+      break;
+    }
+    Touch();
+    if (pool_) pool_->stats().bytes_received.Add(in_.size() - before);
+  }
+  in_pump_ = false;
+}
+
+void ClientConn::ProtocolViolation(const std::string& message) { Fatal("08P01", message); }
+
+void ClientConn::Fatal(const std::string& sqlstate, const std::string& message) {
+  if (state_ == ClientState::kClosed || closing_) return;
+  protocol::ErrorFields e;
+  e.severity = "FATAL";
+  e.sqlstate = sqlstate;
+  e.message = message;
+  protocol::AppendErrorResponse(out_.back(), e);
+  closing_ = true;
+  DetachFromPool();
+  state_ = ClientState::kClosing;
+  Flush();
+  if (state_ != ClientState::kClosed && out_.empty()) Close();
+  // Otherwise the rest goes out on the next writable event, then Close().
+}
+
+void ClientConn::DetachFromPool() {
+  switch (state_) {
+    case ClientState::kWaiting:
+    case ClientState::kLogin:
+      worker_->ForgetWaiter(this);
+      break;
+    case ClientState::kReady:
+      pool_->stats().clients_idle.Add(-1);
+      break;
+    default:
+      break;
+  }
+  if (server_ != nullptr) {
+    ServerConn* s = server_;
+    server_ = nullptr;
+    s->set_client(nullptr);
+    pool_->stats().clients_active.Add(-1);
+    pool_->stats().servers_active.Add(-1);
+    s->backend()->outstanding--;
+    bool clean = s->Quiet() && !closing_;
+    s->set_state(ServerState::kIdle);
+    if (clean && settings_->spec.mode == PoolMode::kTransaction) {
+      worker_->ServerFree(s);
+    } else if (clean) {
+      s->StartReset();  // session mode: DISCARD ALL before reuse
+    } else {
+      s->Close("");  // mid-transaction or mid-query: discard, never reuse
+    }
+  }
+}
+
+void ClientConn::Close() {
+  if (state_ == ClientState::kClosed) return;
+  DetachFromPool();
+  if (cancel_pid_ != 0) worker_->shared().UnregisterCancel(cancel_pid_);
+  if (admitted_) worker_->shared().ClientGone();
+  state_ = ClientState::kClosed;
+  if (io_.fd() >= 0) {
+    worker_->loop().Remove(io_.fd());
+    io_.Close();
+  }
+  worker_->ClientClosed(this);
+}
+
+void ClientConn::Terminate() {
+  // Terminate or EOF: leave quietly; the server is reused only if it is clean.
+  Close();
+}
+
+void ClientConn::ServerLost(const std::string& why) {
+  // The server already closed itself and fixed its own counters.
+  server_ = nullptr;
+  pool_->stats().clients_active.Add(-1);
+  state_ = ClientState::kClosing;
+  Fatal("08006", "server connection lost: " + why);
+}
+
+bool ClientConn::HandleStartup() {
+  protocol::StartupPacket p = protocol::DecodeStartup(in_.view());
+  switch (p.kind) {
+    case protocol::StartupKind::kNeedMore:
+      return false;
+    case protocol::StartupKind::kError:
+      Fatal(p.sqlstate, p.message);
+      return false;
+    case protocol::StartupKind::kSslRequest:
+    case protocol::StartupKind::kGssEncRequest: {
+      in_.Consume(p.size);
+      if (!in_.empty()) {
+        ProtocolViolation("unexpected data after SSL/GSS encryption request");
+        return false;
+      }
+      bool tls = p.kind == protocol::StartupKind::kSslRequest &&
+                 worker_->shared().client_tls != nullptr && !io_.tls();
+      out_.Append(tls ? "S" : "N");
+      Flush();
+      if (state_ == ClientState::kClosed) return false;
+      if (tls) {
+        if (!io_.StartTlsServer(worker_->shared().client_tls)) {
+          Close();
+          return false;
+        }
+        state_ = ClientState::kTlsHandshake;
+      }
+      return true;
+    }
+    case protocol::StartupKind::kCancel: {
+      in_.Consume(p.size);
+      CancelTarget t;
+      if (worker_->shared().LookupCancel(p.cancel_pid, p.cancel_key, &t) &&
+          t.worker < static_cast<int>(worker_->shared().workers.size())) {
+        Worker* w = worker_->shared().workers[t.worker];
+        uint64_t cid = t.client_id;
+        w->loop().Post([w, cid] {
+          if (ClientConn* c = w->FindClient(cid)) c->CancelQuery();
+        });
+      }
+      Close();
+      return false;
+    }
+    case protocol::StartupKind::kStartup:
+      break;
+  }
+  in_.Consume(p.size);
+  settings_ = worker_->shared().settings();
+  const RouterSpec& spec = settings_->spec;
+  if (spec.tls_mode == TlsMode::kRequire && !io_.tls()) {
+    Fatal("28000", "tusk router requires SSL: connect with sslmode=require");
+    return false;
+  }
+  if (p.minor_version > 0 || !p.protocol_options.empty()) {
+    protocol::AppendNegotiateProtocolVersion(out_.back(), 0, p.protocol_options);
+  }
+  user_ = std::string(p.Param("user"));
+  database_ = std::string(p.Param("database"));
+  if (!worker_->shared().AdmitClient(spec.max_client_connections)) {
+    Fatal("53300", "sorry, too many clients already");
+    return false;
+  }
+  admitted_ = true;
+  if (!p.Param("replication").empty() && p.Param("replication") != "false" &&
+      p.Param("replication") != "0") {
+    Fatal("08P01", "replication connections are not supported through the tusk router");
+    return false;
+  }
+  for (const auto& [name, value] : p.params) {
+    if (!IsConnectionParam(name)) params_[name] = value;
+  }
+  BeginAuth();
+  return true;
+}
+
+void ClientConn::BeginAuth() {
+  state_ = ClientState::kAuth;
+  auth_step_ = 0;
+  auto it = settings_->roles.find(user_);
+  switch (settings_->spec.client_auth) {
+    case ClientAuth::kScramSha256: {
+      ScramVerifier v;
+      if (it != settings_->roles.end()) {
+        v = it->second.verifier;
+      } else {
+        // Unknown role: run the exchange against a random verifier so the
+        // client learns nothing (PostgreSQL's mock authentication).
+        v.iterations = kScramIterations;
+        v.salt.resize(kScramSaltBytes);
+        v.stored_key.resize(32);
+        v.server_key.resize(32);
+        RAND_bytes(reinterpret_cast<unsigned char*>(v.salt.data()), kScramSaltBytes);
+        RAND_bytes(reinterpret_cast<unsigned char*>(v.stored_key.data()), 32);
+        RAND_bytes(reinterpret_cast<unsigned char*>(v.server_key.data()), 32);
+      }
+      scram_.emplace(std::move(v));
+      protocol::AppendAuthenticationSasl(out_.back(), {"SCRAM-SHA-256"});
+      break;
+    }
+    case ClientAuth::kMd5:
+      RAND_bytes(reinterpret_cast<unsigned char*>(md5_salt_), 4);
+      protocol::AppendAuthenticationMd5(out_.back(), md5_salt_);
+      break;
+    case ClientAuth::kPlain:
+      protocol::AppendAuthenticationCleartext(out_.back());
+      break;
+  }
+}
+
+bool ClientConn::HandleAuth() {
+  protocol::Frame f = protocol::ScanFrame(in_.view(), protocol::kMaxStartupPacketBytes);
+  if (f.status == protocol::FrameStatus::kNeedMore) return false;
+  if (f.status == protocol::FrameStatus::kBadLength || f.type != 'p') {
+    ProtocolViolation("expected password response, got message type \"" +
+                      std::string(1, f.type) + "\"");
+    return false;
+  }
+  std::string body(f.body);
+  in_.Consume(f.size());
+  const std::string failed = "password authentication failed for user \"" + user_ + "\"";
+  auto known = settings_->roles.find(user_);
+  if (settings_->spec.client_auth == ClientAuth::kScramSha256) {
+    if (auth_step_ == 0) {
+      auto init = protocol::ParseSaslInitialResponse(body);
+      if (!init) {
+        ProtocolViolation("malformed SASLInitialResponse message");
+        return false;
+      }
+      if (init->mechanism != "SCRAM-SHA-256") {
+        ProtocolViolation("client selected an invalid SASL authentication mechanism");
+        return false;
+      }
+      auto server_first = scram_->HandleClientFirst(init->data);
+      if (!server_first.ok()) {
+        ProtocolViolation(server_first.status().message());
+        return false;
+      }
+      protocol::AppendAuthenticationSaslContinue(out_.back(), *server_first);
+      auth_step_ = 1;
+      return true;
+    }
+    auto server_final = scram_->HandleClientFinal(body);
+    if (!server_final.ok() || known == settings_->roles.end()) {
+      if (server_final.ok() || scram_->wrong_password()) {
+        Fatal("28P01", failed);
+      } else {
+        ProtocolViolation(server_final.status().message());
+      }
+      return false;
+    }
+    protocol::AppendAuthenticationSaslFinal(out_.back(), *server_final);
+    scram_.reset();
+  } else {
+    auto pw = protocol::ParsePasswordMessage(body);
+    if (!pw) {
+      ProtocolViolation("malformed password message");
+      return false;
+    }
+    bool ok = false;
+    if (known != settings_->roles.end()) {
+      std::string expected =
+          settings_->spec.client_auth == ClientAuth::kMd5
+              ? protocol::Md5PasswordResponse(user_, known->second.password, md5_salt_)
+              : known->second.password;
+      ok = expected.size() == pw->size() &&
+           CRYPTO_memcmp(expected.data(), pw->data(), expected.size()) == 0;
+    }
+    if (!ok) {
+      Fatal("28P01", failed);
+      return false;
+    }
+  }
+  AuthSucceeded();
+  return true;
+}
+
+void ClientConn::AuthSucceeded() {
+  protocol::AppendAuthenticationOk(out_.back());
+  if (database_ == "tusk") {
+    if (!settings_->IsAdmin(user_)) {
+      Fatal("42501", "permission denied: role \"" + user_ +
+                         "\" is not an admin role of this router (router.admin_roles)");
+      return;
+    }
+    state_ = ClientState::kAdmin;
+    SendWelcome({{"server_version", "15.0 (tusk router admin)"},
+                 {"server_encoding", "UTF8"},
+                 {"client_encoding", "UTF8"},
+                 {"DateStyle", "ISO, MDY"},
+                 {"integer_datetimes", "on"},
+                 {"standard_conforming_strings", "on"}});
+    return;
+  }
+  pool_ = worker_->shared().GetPool({database_, user_, readonly_port_});
+  auto keys = worker_->shared().RegisterCancel({worker_->index(), id_});
+  cancel_pid_ = keys.first;
+  cancel_key_ = keys.second;
+  if (pool_->has_welcome() && settings_->spec.mode == PoolMode::kTransaction) {
+    SendWelcome(pool_->welcome());
+    state_ = ClientState::kReady;
+    pool_->stats().clients_idle.Add(1);
+    return;
+  }
+  // Learn the server's parameters first (and, in session mode, keep the server).
+  state_ = ClientState::kLogin;
+  wait_start_us_ = NowUs();
+  worker_->RequestServer(this);
+}
+
+void ClientConn::SendWelcome(const std::vector<std::pair<std::string, std::string>>& server_params) {
+  std::string& out = out_.back();
+  for (const auto& [name, value] : server_params) {
+    auto mine = params_.find(name);
+    protocol::AppendParameterStatus(out, name, mine != params_.end() ? mine->second : value);
+  }
+  if (cancel_pid_ != 0) protocol::AppendBackendKeyData(out, cancel_pid_, cancel_key_);
+  protocol::AppendReadyForQuery(out, protocol::TxStatus::kIdle);
+}
+
+std::string ClientConn::PreludeFor(ServerConn* s) {
+  std::string sql;
+  auto& set = s->router_set();
+  auto& sp = s->params();
+  for (const auto& [name, value] : params_) {
+    auto cur = sp.find(name);
+    if (cur != sp.end() && cur->second == value) continue;
+    if (!IsSimpleIdentifier(name)) continue;
+    sql += "SET " + name + " = " + QuoteLiteral(value) + ";";
+    sp[name] = value;
+    set[name] = value;
+  }
+  for (auto it = set.begin(); it != set.end();) {
+    if (params_.count(it->first) == 0) {
+      sql += "RESET " + it->first + ";";
+      sp.erase(it->first);
+      it = set.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return sql;
+}
+
+void ClientConn::Link(ServerConn* s) {
+  bool was_login = state_ == ClientState::kLogin;
+  if (state_ == ClientState::kReady) pool_->stats().clients_idle.Add(-1);
+  server_ = s;
+  s->set_client(this);
+  s->set_state(ServerState::kActive);
+  s->backend()->outstanding++;
+  pool_->stats().clients_active.Add(1);
+  pool_->stats().servers_active.Add(1);
+  int64_t now = NowUs();
+  if (wait_start_us_ != 0) {
+    pool_->stats().wait_us.Record(static_cast<uint64_t>(now - wait_start_us_));
+    wait_start_us_ = 0;
+  }
+  link_us_ = now;
+  std::string prelude = PreludeFor(s);
+  if (!prelude.empty()) s->SendPrelude(prelude);
+  state_ = ClientState::kActive;
+  if (was_login) {
+    if (!pool_->has_welcome()) pool_->set_welcome(s->login_params());
+    SendWelcome(s->login_params());
+    Flush();
+    if (state_ == ClientState::kClosed) return;
+  }
+  if (prelude.empty() && in_.empty() && settings_->spec.mode == PoolMode::kTransaction &&
+      s->Quiet()) {
+    Unlink();  // only needed the welcome
+    return;
+  }
+  s->Flush();
+  if (!in_pump_) Pump();
+}
+
+void ClientConn::Unlink() {
+  ServerConn* s = server_;
+  if (s == nullptr) return;
+  server_ = nullptr;
+  s->set_client(nullptr);
+  s->backend()->outstanding--;
+  pool_->stats().clients_active.Add(-1);
+  pool_->stats().servers_active.Add(-1);
+  pool_->stats().transaction_us.Record(static_cast<uint64_t>(NowUs() - link_us_));
+  pool_->stats().transactions.Add();
+  state_ = ClientState::kReady;
+  pool_->stats().clients_idle.Add(1);
+  s->set_state(ServerState::kIdle);
+  worker_->ServerFree(s);
+  if (!in_.empty() && !in_pump_) Pump();
+}
+
+void ClientConn::CancelQuery() {
+  if (server_ == nullptr || server_->backend_pid() == 0) return;
+  SendCancel(server_->backend()->backend, server_->backend_pid(), server_->backend_key());
+}
+
+bool ClientConn::HandleRequests() {
+  bool progressed = false;
+  const uint32_t max = settings_->spec.max_message_bytes;
+  for (;;) {
+    protocol::Frame f = protocol::ScanFrame(in_.view(), max);
+    if (f.status == protocol::FrameStatus::kNeedMore) break;
+    if (f.status == protocol::FrameStatus::kBadLength) {
+      ProtocolViolation("invalid message length " + std::to_string(f.length) +
+                        " (limit " + std::to_string(max) + " bytes)");
+      return false;
+    }
+    if (f.type == 'X') {
+      in_.Consume(f.size());
+      Terminate();
+      return false;
+    }
+    if (state_ == ClientState::kReady) {
+      if ((f.type == 'P' || f.type == 'C') && settings_->spec.mode == PoolMode::kTransaction) {
+        int local = AnswerLocally();
+        if (local < 0) return progressed;  // the batch is not complete yet
+        if (local > 0) {
+          progressed = true;
+          continue;
+        }
+      }
+      if (f.type == 'S' || f.type == 'H') {
+        // Nothing outstanding anywhere: answer Sync ourselves, ignore Flush.
+        if (f.type == 'S') protocol::AppendReadyForQuery(out_.back(), protocol::TxStatus::kIdle);
+        in_.Consume(f.size());
+        progressed = true;
+        continue;
+      }
+      if (f.type == 'Q' && settings_->spec.mode == PoolMode::kTransaction) {
+        auto q = protocol::ParseQuery(f.body);
+        std::string_view rest = q ? *q : std::string_view();
+        if (NextWord(rest) == "listen") {
+          // Notifications reach a client only while it holds a server, which
+          // in transaction mode ends with the transaction: refuse clearly.
+          protocol::ErrorFields e;
+          e.sqlstate = "0A000";
+          e.message = "LISTEN is not supported in transaction pooling mode";
+          e.hint = "connect through a router in session mode (router.mode: session)";
+          protocol::AppendErrorResponse(out_.back(), e);
+          protocol::AppendReadyForQuery(out_.back(), protocol::TxStatus::kIdle);
+          in_.Consume(f.size());
+          progressed = true;
+          continue;
+        }
+      }
+      wait_start_us_ = NowUs();
+      state_ = ClientState::kWaiting;
+      pool_->stats().clients_idle.Add(-1);
+      worker_->RequestServer(this);
+      if (state_ != ClientState::kActive) {
+        return progressed;  // waiting; Link() resumes us
+      }
+    }
+    std::string_view frame = in_.view().substr(0, f.size());
+    if (!ForwardMessage(f.type, frame, f.body)) return false;
+    in_.Consume(f.size());
+    progressed = true;
+    if (server_ == nullptr) break;
+    if (server_->Throttled()) break;
+  }
+  if (server_ != nullptr) server_->Flush();
+  return progressed;
+}
+
+int ClientConn::AnswerLocally() {
+  // A batch of named Parse / statement Close messages ending in Sync, sent
+  // outside a transaction (PQprepare, pgbench -M prepared, psycopg's
+  // prepare): remembered and acknowledged without a server; the statements
+  // are prepared on whichever server runs their first Bind. Taking a server
+  // here could deadlock clients that prepare while others of the same
+  // program hold every server inside transactions. A syntax error therefore
+  // surfaces at the first execution instead of at Parse.
+  std::string_view rest = in_.view();
+  const uint32_t max = settings_->spec.max_message_bytes;
+  size_t total = 0;
+  for (;;) {
+    protocol::Frame f = protocol::ScanFrame(rest, max);
+    if (f.status == protocol::FrameStatus::kNeedMore) return -1;
+    if (f.status == protocol::FrameStatus::kBadLength) return 0;  // reported by the caller
+    total += f.size();
+    rest.remove_prefix(f.size());
+    if (f.type == 'S') break;
+    if (f.type == 'P') {
+      auto m = protocol::ParseParse(f.body);
+      if (!m || m->name.empty()) return 0;
+    } else if (f.type == 'C') {
+      auto m = protocol::ParseTarget(f.body);
+      if (!m || m->kind != 'S' || m->name.empty()) return 0;
+    } else {
+      return 0;
+    }
+  }
+  std::string_view batch = in_.view().substr(0, total);
+  std::string& out = out_.back();
+  for (;;) {
+    protocol::Frame f = protocol::ScanFrame(batch, max);
+    batch.remove_prefix(f.size());
+    if (f.type == 'S') break;
+    if (f.type == 'P') {
+      auto m = protocol::ParseParse(f.body);
+      PreparedStatement st;
+      st.server_name = ServerStatementName(m->query, m->param_types);
+      protocol::AppendParse(st.parse, st.server_name, m->query, m->param_types);
+      statements_[std::string(m->name)] = std::move(st);
+      protocol::AppendParseComplete(out);
+    } else {
+      statements_.erase(std::string(protocol::ParseTarget(f.body)->name));
+      protocol::AppendCloseComplete(out);
+    }
+  }
+  protocol::AppendReadyForQuery(out, protocol::TxStatus::kIdle);
+  in_.Consume(total);
+  return 1;
+}
+
+bool ClientConn::ForwardMessage(char type, std::string_view frame, std::string_view body) {
+  ServerConn* s = server_;
+  Segment& seg = s->open_segment();
+  if (seg.start_us == 0) seg.start_us = NowUs();
+  bool handled = false;
+  if (settings_->spec.mode == PoolMode::kTransaction) {
+    handled = RewriteForTransactionMode(type, frame, body);
+    if (state_ == ClientState::kClosed) return false;
+  } else if (type == 'Q') {
+    auto q = protocol::ParseQuery(body);
+    if (q) TrackSet(*q);
+  }
+  if (!handled) s->out().Append(frame);
+  if (type == 'S' || type == 'Q' || type == 'F') s->EndSegment();
+  return true;
+}
+
+void ClientConn::EnsurePrepared(const PreparedStatement& st) {
+  ServerConn* s = server_;
+  if (s->prepared().count(st.server_name) > 0) return;
+  Segment& seg = s->open_segment();
+  std::string& out = s->out().back();
+  protocol::AppendTarget(out, 'C', 'S', st.server_name);
+  out.append(st.parse);
+  if (!seg.errored) {
+    seg.drop_close++;
+    seg.drop_parse++;
+  }
+  s->prepared().insert(st.server_name);
+  seg.prepared.push_back(st.server_name);
+}
+
+bool ClientConn::RewriteForTransactionMode(char type, std::string_view frame, std::string_view body) {
+  (void)frame;
+  ServerConn* s = server_;
+  switch (type) {
+    case 'P': {
+      auto m = protocol::ParseParse(body);
+      if (!m) {
+        ProtocolViolation("malformed Parse message");
+        return true;
+      }
+      if (m->name.empty()) return false;
+      PreparedStatement st;
+      st.server_name = ServerStatementName(m->query, m->param_types);
+      protocol::AppendParse(st.parse, st.server_name, m->query, m->param_types);
+      // Re-create under the shared name (Close first: it may exist already);
+      // the client sees one ParseComplete, ours for Close is dropped.
+      Segment& seg = s->open_segment();
+      std::string& out = s->out().back();
+      protocol::AppendTarget(out, 'C', 'S', st.server_name);
+      out.append(st.parse);
+      if (!seg.errored) seg.drop_close++;
+      s->prepared().insert(st.server_name);
+      seg.prepared.push_back(st.server_name);
+      statements_[std::string(m->name)] = std::move(st);
+      return true;
+    }
+    case 'B': {
+      auto m = protocol::ParseBind(body);
+      if (!m) {
+        ProtocolViolation("malformed Bind message");
+        return true;
+      }
+      if (m->statement.empty()) return false;
+      auto it = statements_.find(std::string(m->statement));
+      if (it == statements_.end()) return false;  // PostgreSQL reports it missing
+      EnsurePrepared(it->second);
+      protocol::AppendBind(s->out().back(), m->portal, it->second.server_name, m->rest);
+      return true;
+    }
+    case 'D':
+    case 'C': {
+      auto m = protocol::ParseTarget(body);
+      if (!m) {
+        ProtocolViolation(type == 'D' ? "malformed Describe message" : "malformed Close message");
+        return true;
+      }
+      if (m->kind != 'S' || m->name.empty()) return false;
+      auto it = statements_.find(std::string(m->name));
+      if (type == 'C') {
+        // Keep the server's copy cached for other clients; the client gets
+        // its CloseComplete from closing a name that does not exist.
+        if (it != statements_.end()) statements_.erase(it);
+        protocol::AppendTarget(s->out().back(), 'C', 'S', "tusk_closed");
+        return true;
+      }
+      if (it == statements_.end()) return false;
+      EnsurePrepared(it->second);
+      protocol::AppendTarget(s->out().back(), 'D', 'S', it->second.server_name);
+      return true;
+    }
+    case 'Q': {
+      auto q = protocol::ParseQuery(body);
+      if (!q) {
+        ProtocolViolation("malformed Query message");
+        return true;
+      }
+      std::string_view rest = *q;
+      std::string first = NextWord(rest);
+      if (first == "deallocate") {
+        std::string_view r2 = rest;
+        std::string w = NextWord(r2);
+        if (w == "prepare") w = NextWord(r2);
+        if (w == "all") {
+          statements_.clear();
+        } else {
+          statements_.erase(w);
+        }
+        // Statements are shared on the server: drop them all there; they are
+        // re-prepared on demand.
+        s->prepared().clear();
+        protocol::AppendQuery(s->out().back(), "DEALLOCATE ALL");
+        return true;
+      }
+      TrackSet(*q);
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+void ClientConn::TrackSet(std::string_view sql) {
+  // SET [SESSION] name {TO|=} value  /  RESET name  /  RESET ALL, as one
+  // statement: remembered so the next server gets it too. Parameters that
+  // PostgreSQL reports (application_name, TimeZone, ...) are tracked from
+  // ParameterStatus instead.
+  std::string_view s = sql;
+  std::string verb = NextWord(s);
+  if (verb != "set" && verb != "reset") return;
+  std::string name = NextWord(s);
+  if (verb == "set" && name == "session") {
+    std::string_view peek = s;
+    if (NextWord(peek) == "characteristics") return;
+    name = NextWord(s);
+  }
+  if (name.empty() || name == "local" || name == "transaction" || name == "constraints" ||
+      name == "role" || name == "session_authorization") {
+    return;
+  }
+  if (verb == "reset") {
+    if (name == "all") {
+      params_.clear();
+    } else {
+      params_.erase(name);
+    }
+    return;
+  }
+  s = SkipSpace(s);
+  if (s.substr(0, 1) == "=") {
+    s.remove_prefix(1);
+  } else {
+    std::string to = NextWord(s);
+    if (to != "to") return;
+  }
+  std::string value = Trim(s);
+  while (!value.empty() && value.back() == ';') value = Trim(value.substr(0, value.size() - 1));
+  if (value.empty() || value.find(';') != std::string::npos) return;
+  if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
+    std::string inner;
+    for (size_t i = 1; i + 1 < value.size(); ++i) {
+      inner += value[i];
+      if (value[i] == '\'' && i + 2 < value.size() && value[i + 1] == '\'') ++i;
+    }
+    value = inner;
+  }
+  if (value == "default" || value == "DEFAULT") {
+    params_.erase(name);
+    return;
+  }
+  params_[name] = value;
+  if (server_ != nullptr) {
+    server_->params()[name] = value;
+    server_->router_set()[name] = value;
+  }
+}
+
+bool ClientConn::HandleAdmin() {
+  bool progressed = false;
+  for (;;) {
+    if (pause_waiting_) return false;
+    protocol::Frame f = protocol::ScanFrame(in_.view(), 1 << 20);
+    if (f.status == protocol::FrameStatus::kNeedMore) return progressed;
+    if (f.status == protocol::FrameStatus::kBadLength) {
+      ProtocolViolation("invalid message length");
+      return false;
+    }
+    std::string body(f.body);
+    char type = f.type;
+    in_.Consume(f.size());
+    progressed = true;
+    if (type == 'X') {
+      Close();
+      return false;
+    }
+    if (type != 'Q') {
+      if (type == 'S') {
+        protocol::ErrorFields e;
+        e.sqlstate = "0A000";
+        e.message = "the tusk admin console accepts simple queries only";
+        protocol::AppendErrorResponse(out_.back(), e);
+        protocol::AppendReadyForQuery(out_.back(), protocol::TxStatus::kIdle);
+      }
+      continue;
+    }
+    auto q = protocol::ParseQuery(body);
+    if (!q) {
+      ProtocolViolation("malformed Query message");
+      return false;
+    }
+    if (RunAdminCommand(*q, *worker_, out_.back(), &pause_db_) == AdminOutcome::kPauseWaiting) {
+      pause_waiting_ = true;
+      AdminTick();
+      return false;  // later commands wait until PAUSE completes
+    }
+    protocol::AppendReadyForQuery(out_.back(), protocol::TxStatus::kIdle);
+  }
+}
+
+void ClientConn::AdminTick() {
+  if (!pause_waiting_ || !PauseComplete(*worker_, pause_db_)) return;
+  pause_waiting_ = false;
+  protocol::AppendCommandComplete(out_.back(), "PAUSE");
+  protocol::AppendReadyForQuery(out_.back(), protocol::TxStatus::kIdle);
+  Flush();
+  if (state_ != ClientState::kClosed && !in_pump_) Pump();
+}
+
+}  // namespace tusk::router

@@ -1,0 +1,158 @@
+// ClientConn: one application connection to the router.
+//
+// Life: kStartup (startup packet; SSLRequest → kTlsHandshake → kStartup) →
+// kAuth (SCRAM/md5/plain exchange) → kLogin (waiting for a server to learn
+// the pool's ParameterStatus values, first client of a pool only) → kReady
+// (logged in, no server: in its worker's client table only) ⇄ kWaiting (a
+// request is buffered; in its worker's waiter queue for the pool) ⇄ kActive
+// (linked to a ServerConn) → kClosed. Admin sessions (database `tusk`) live
+// in kAdmin. Owned by one worker; never changes threads. Not synchronized.
+//
+// In transaction mode the client's named prepared statements are kept here
+// and re-created on whichever server serves the next transaction; the SQL
+// parameters it set (startup parameters and SET) are re-applied there too.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "protocol/scram_exchange.h"
+#include "router/buffer.h"
+#include "router/event_loop.h"
+#include "router/pool.h"
+#include "router/shared_state.h"
+#include "router/transport.h"
+
+namespace tusk::router {
+
+class ServerConn;
+class Worker;
+
+enum class ClientState {
+  kStartup,       ///< reading the startup packet
+  kTlsHandshake,  ///< after answering 'S' to SSLRequest
+  kAuth,          ///< authentication exchange
+  kLogin,         ///< authenticated; waiting for a server to complete the welcome
+  kReady,         ///< logged in, no server linked
+  kWaiting,       ///< in the pool's waiter queue of its worker
+  kActive,        ///< linked to `server`
+  kAdmin,         ///< admin console session (database `tusk`)
+  kClosing,       ///< FATAL queued; flushing, then closed; in no pool list
+  kClosed,        ///< closed; destroyed after the current event batch
+};
+
+/// A named prepared statement as the client created it.
+struct PreparedStatement {
+  std::string server_name;  ///< "tusk_<hash>", shared by identical statements
+  std::string parse;        ///< a complete Parse message under server_name
+};
+
+class ClientConn : public IoHandler {
+ public:
+  ClientConn(Worker* worker, int fd, bool readonly_port, uint64_t id);
+  ~ClientConn() override;
+
+  void OnEvents(uint32_t events) override;
+
+  ClientState state() const { return state_; }
+  uint64_t id() const { return id_; }
+  Pool* pool() const { return pool_.get(); }
+  const std::shared_ptr<Pool>& pool_ptr() const { return pool_; }
+  ServerConn* server() const { return server_; }
+  const std::string& user() const { return user_; }
+  const std::string& database() const { return database_; }
+  const std::string& peer() const { return peer_; }
+  bool tls() const { return io_.tls(); }
+  int64_t connected_ms() const { return connected_ms_; }
+  int64_t last_active_ms() const { return last_active_ms_; }
+  int64_t wait_start_us() const { return wait_start_us_; }
+  /// Marks activity now (idle timeouts count from here).
+  void Touch();
+  /// Whether the client came in through the read-only port.
+  bool readonly_port() const { return readonly_port_; }
+
+  /// Called by the worker when a server is assigned (kWaiting/kLogin → kActive).
+  void Link(ServerConn* server);
+  /// Called by the server when a transaction ended and the server went back
+  /// to the pool (transaction mode) — the client returns to kReady.
+  void Unlink();
+  /// Queues bytes for the client (server responses) and remembers to flush.
+  Buffer& out() { return out_; }
+  void Flush();
+  /// The linked server lost its connection: fail the client.
+  void ServerLost(const std::string& why);
+  /// Sends FATAL with `sqlstate` and closes after flushing.
+  void Fatal(const std::string& sqlstate, const std::string& message);
+  /// Closes immediately (no message).
+  void Close();
+  /// Resumes reading after back-pressure or a server assignment.
+  void Resume();
+  /// Cancels the query running for this client (CancelRequest to its backend).
+  void CancelQuery();
+  /// Tracked parameter values (startup parameters, SET, ParameterStatus).
+  std::map<std::string, std::string>& params() { return params_; }
+  /// Buffer sizes and server segment state, for SHOW CLIENTS.
+  std::string debug_state() const;
+  /// Admin sessions: completes a pending PAUSE once its pools are quiet (each tick).
+  void AdminTick();
+  /// Bytes queued towards the client exceed the back-pressure mark.
+  bool Throttled() const;
+
+ private:
+  void Pump();
+  bool HandleStartup();
+  bool HandleAuth();
+  bool HandleRequests();
+  bool HandleAdmin();
+  void BeginAuth();
+  void AuthSucceeded();
+  void SendWelcome(const std::vector<std::pair<std::string, std::string>>& server_params);
+  /// Answers a Parse/Close(statement)…Sync batch without a server: 1 done,
+  /// 0 not such a batch, -1 batch incomplete (read more).
+  int AnswerLocally();
+  bool ForwardMessage(char type, std::string_view frame, std::string_view body);
+  bool RewriteForTransactionMode(char type, std::string_view frame, std::string_view body);
+  std::string PreludeFor(ServerConn* s);
+  void EnsurePrepared(const PreparedStatement& st);
+  void ProtocolViolation(const std::string& message);
+  void Terminate();
+  void DetachFromPool();
+  void TrackSet(std::string_view sql);
+
+  Worker* worker_;
+  uint64_t id_;
+  bool readonly_port_;
+  ClientState state_ = ClientState::kStartup;
+  Transport io_;
+  Buffer in_;
+  Buffer out_;
+  std::string peer_;
+  std::string user_;
+  std::string database_;
+  std::shared_ptr<const Settings> settings_;
+  std::shared_ptr<Pool> pool_;
+  ServerConn* server_ = nullptr;
+  std::map<std::string, std::string> params_;
+  std::unordered_map<std::string, PreparedStatement> statements_;
+  std::optional<protocol::ScramServer> scram_;
+  char md5_salt_[4] = {0, 0, 0, 0};
+  int auth_step_ = 0;
+  bool admitted_ = false;
+  int32_t cancel_pid_ = 0;
+  int32_t cancel_key_ = 0;
+  int64_t connected_ms_ = 0;
+  int64_t last_active_ms_ = 0;
+  int64_t wait_start_us_ = 0;
+  int64_t link_us_ = 0;
+  bool readable_ = false;
+  bool closing_ = false;  ///< flush out_, then close
+  bool in_pump_ = false;
+  bool pause_waiting_ = false;  ///< admin: PAUSE sent, reply pending
+  std::string pause_db_;
+};
+
+}  // namespace tusk::router

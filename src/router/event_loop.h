@@ -1,0 +1,68 @@
+// EventLoop: one epoll instance driven by one worker thread.
+//
+// Handlers register a file descriptor once (edge-triggered, read+write+hangup)
+// and get OnEvents() calls on the loop thread. Other threads talk to a loop
+// only through Post(), which queues a closure and wakes the loop via an
+// eventfd. A periodic tick (every kTickMs) drives timeouts. Objects handed to
+// Defer() are destroyed after the current batch of events, so a handler that
+// closes a connection never leaves a dangling pointer in the same batch.
+// Thread-safety: Post() and Stop() from any thread; everything else only on
+// the loop thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tusk::router {
+
+/// Receives readiness events for one fd.
+class IoHandler {
+ public:
+  virtual ~IoHandler() = default;
+  /// `events` is an EPOLL* bit mask.
+  virtual void OnEvents(uint32_t events) = 0;
+};
+
+class EventLoop {
+ public:
+  static constexpr int kTickMs = 100;
+
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  /// kInternal when epoll/eventfd could not be created.
+  Status Init();
+  /// Registers fd (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET). kInternal on failure.
+  Status Add(int fd, IoHandler* handler);
+  /// Registers a listening socket (level-triggered EPOLLIN).
+  Status AddListener(int fd, IoHandler* handler);
+  /// Unregisters fd (before close()).
+  void Remove(int fd);
+  /// Runs until Stop(); calls `tick` every kTickMs on the loop thread.
+  void Run(const std::function<void()>& tick);
+  /// Queues `task` to run on the loop thread. Thread-safe.
+  void Post(std::function<void()> task);
+  /// Makes Run() return after the current batch. Thread-safe.
+  void Stop();
+  /// Destroys `object` after the current batch of events.
+  void Defer(std::shared_ptr<void> object) { deferred_.push_back(std::move(object)); }
+
+ private:
+  void DrainTasks();
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::function<void()>> tasks_;  // guarded by mu_
+  std::vector<std::shared_ptr<void>> deferred_;
+};
+
+}  // namespace tusk::router

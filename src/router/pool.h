@@ -1,0 +1,144 @@
+// Pool: the shared, cross-thread face of one (database, role, port kind)
+// pool: its server-connection budget, pause flag and statistics. Each worker
+// keeps its own idle servers and waiting clients for the pool (worker.h); a
+// server connection never changes threads, so the only shared state is here.
+//
+// Budget: `servers` counts server connections of this pool across all
+// workers (connecting, idle, active); TryReserve() admits a new one only
+// below pool_size. A worker whose clients wait while the budget is spent sets
+// its bit in `starving` and asks the others to close an idle server. A worker
+// that frees a server while another starves closes it instead of reusing it
+// when it holds more than its share (pool_size split by demand), so the
+// budget flows to where clients wait and no worker starves for long.
+// Thread-safety: all members are atomics or immutable after construction.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "metrics/counter.h"
+#include "metrics/histogram.h"
+
+namespace tusk::router {
+
+/// Identifies a pool.
+struct PoolKey {
+  std::string database;
+  std::string role;
+  bool readonly = false;  ///< reached through the read-only port
+  bool operator==(const PoolKey&) const = default;
+};
+
+struct PoolKeyHash {
+  size_t operator()(const PoolKey& k) const {
+    return std::hash<std::string>()(k.database) * 31 + std::hash<std::string>()(k.role) * 7 +
+           (k.readonly ? 1 : 0);
+  }
+};
+
+/// Per-pool counters; the admin console and /metrics only render these.
+struct PoolStats {
+  metrics::Counter transactions;       ///< completed transactions (or sessions in session mode)
+  metrics::Counter queries;            ///< completed queries (ReadyForQuery after Q or Sync)
+  metrics::Counter bytes_received;     ///< from clients, bytes
+  metrics::Counter bytes_sent;         ///< to clients, bytes
+  metrics::Counter wait_timeouts;      ///< clients failed by pool_wait_timeout
+  metrics::Counter server_connects;    ///< server connections opened
+  metrics::Counter server_errors;      ///< server connections failed or lost
+  metrics::Gauge clients_active;       ///< clients linked to a server
+  metrics::Gauge clients_waiting;      ///< clients queued for a server
+  metrics::Gauge clients_idle;         ///< logged-in clients without a server
+  metrics::Gauge servers_active;       ///< linked server connections
+  metrics::Gauge servers_idle;         ///< idle server connections
+  metrics::Histogram query_us;         ///< query time, µs
+  metrics::Histogram transaction_us;   ///< transaction time (server held), µs
+  metrics::Histogram wait_us;          ///< time spent waiting for a server, µs
+};
+
+class Pool {
+ public:
+  Pool(PoolKey key, int pool_size) : key_(std::move(key)), pool_size_(pool_size) {}
+
+  const PoolKey& key() const { return key_; }
+  PoolStats& stats() { return stats_; }
+
+  /// Admits one more server connection if the budget allows.
+  bool TryReserve() {
+    int cur = servers_.load(std::memory_order_relaxed);
+    while (cur < pool_size_.load(std::memory_order_relaxed)) {
+      if (servers_.compare_exchange_weak(cur, cur + 1)) return true;
+    }
+    return false;
+  }
+  /// Returns a server connection's budget slot (it closed or failed).
+  void Release() { servers_.fetch_sub(1); }
+  int servers() const { return servers_.load(); }
+  void set_pool_size(int n) { pool_size_ = n; }
+  int pool_size() const { return pool_size_.load(); }
+
+  void SetStarving(int worker, bool on) {
+    uint64_t bit = uint64_t{1} << (worker & 63);
+    if (on) {
+      starving_.fetch_or(bit);
+    } else {
+      starving_.fetch_and(~bit);
+    }
+  }
+  /// Workers other than `self` whose clients wait for this pool.
+  uint64_t StarvingOthers(int self) const {
+    return starving_.load(std::memory_order_relaxed) & ~(uint64_t{1} << (self & 63));
+  }
+
+  /// Worker `w` now holds `held` server connections of this pool and has
+  /// `demand` clients that want one (waiting + linked).
+  void Report(int w, int held, int demand) {
+    held_[w & 63].store(held, std::memory_order_relaxed);
+    int old = demand_[w & 63].exchange(demand, std::memory_order_relaxed);
+    total_demand_.fetch_add(demand - old, std::memory_order_relaxed);
+  }
+  /// True when worker `w` holds more than its share of pool_size, the share
+  /// being proportional to its demand.
+  bool OverShare(int w) const {
+    int64_t total = total_demand_.load(std::memory_order_relaxed);
+    if (total <= 0) return false;
+    int64_t held = held_[w & 63].load(std::memory_order_relaxed);
+    int64_t demand = demand_[w & 63].load(std::memory_order_relaxed);
+    return held * total > int64_t{pool_size_.load()} * demand;
+  }
+
+  bool paused() const { return paused_.load(); }
+  void set_paused(bool p) { paused_ = p; }
+
+  /// ParameterStatus values of the first server connection, sent to clients
+  /// at login. Empty until one server logged in.
+  std::vector<std::pair<std::string, std::string>> welcome() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return welcome_;
+  }
+  bool has_welcome() const { return has_welcome_.load(); }
+  void set_welcome(std::vector<std::pair<std::string, std::string>> params) {
+    std::lock_guard<std::mutex> lock(mu_);
+    welcome_ = std::move(params);
+    has_welcome_ = true;
+  }
+
+ private:
+  const PoolKey key_;
+  std::atomic<int> pool_size_;
+  std::atomic<int> servers_{0};
+  std::atomic<uint64_t> starving_{0};
+  std::atomic<int> held_[64] = {};
+  std::atomic<int> demand_[64] = {};
+  std::atomic<int> total_demand_{0};
+  std::atomic<bool> paused_{false};
+  std::atomic<bool> has_welcome_{false};
+  mutable std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> welcome_;
+  PoolStats stats_;
+};
+
+}  // namespace tusk::router

@@ -1,0 +1,484 @@
+// ServerConn: connect and log in to PostgreSQL, then relay its responses.
+#include "router/server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "protocol/frame.h"
+#include "protocol/messages.h"
+#include "router/client.h"
+#include "router/shared_state.h"
+#include "router/worker.h"
+
+namespace tusk::router {
+namespace {
+
+/// Server messages may be as large as PostgreSQL allows (1 GiB rows).
+constexpr uint32_t kMaxServerMessage = 1u << 30;
+/// Stop reading from PostgreSQL while this much waits for a slow client.
+constexpr size_t kBackPressureBytes = 1 << 20;
+
+int ConnectSocket(const Backend& b, std::string* error) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family;
+  if (!b.host.empty() && b.host[0] == '/') {
+    auto* un = reinterpret_cast<sockaddr_un*>(&addr);
+    std::string path = b.host + "/.s.PGSQL." + std::to_string(b.port);
+    if (path.size() >= sizeof un->sun_path) {
+      *error = "socket path too long: " + path;
+      return -1;
+    }
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, path.c_str(), path.size() + 1);
+    len = sizeof(sockaddr_un);
+    family = AF_UNIX;
+  } else {
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&addr);
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    std::string host = b.host.empty() || b.host == "localhost" ? "127.0.0.1" : b.host;
+    if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) == 1) {
+      in4->sin_family = AF_INET;
+      in4->sin_port = htons(static_cast<uint16_t>(b.port));
+      len = sizeof(sockaddr_in);
+      family = AF_INET;
+    } else if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
+      in6->sin6_family = AF_INET6;
+      in6->sin6_port = htons(static_cast<uint16_t>(b.port));
+      len = sizeof(sockaddr_in6);
+      family = AF_INET6;
+    } else {
+      addrinfo hints{};
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* res = nullptr;
+      if (getaddrinfo(host.c_str(), std::to_string(b.port).c_str(), &hints, &res) != 0 ||
+          res == nullptr) {
+        *error = "could not resolve host \"" + host + "\"";
+        return -1;
+      }
+      std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
+      len = res->ai_addrlen;
+      family = res->ai_family;
+      freeaddrinfo(res);
+    }
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  if (family != AF_UNIX) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
+    *error = std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string Describe(const Backend& b) { return b.host + ":" + std::to_string(b.port); }
+
+}  // namespace
+
+ServerConn::ServerConn(Worker* worker, std::shared_ptr<Pool> pool,
+                       std::shared_ptr<BackendHealth> backend, uint64_t id)
+    : worker_(worker), pool_(std::move(pool)), backend_(std::move(backend)), id_(id) {
+  created_ms_ = NowMs();
+}
+
+ServerConn::~ServerConn() = default;
+
+bool ServerConn::Start(const std::string& password) {
+  password_ = password;
+  std::string error;
+  int fd = ConnectSocket(backend_->backend, &error);
+  if (fd < 0) {
+    backend_->down_until_ms = NowMs() + 2000;
+    return false;
+  }
+  io_.Adopt(fd);
+  if (!worker_->loop().Add(fd, this).ok()) return false;
+  state_ = ServerState::kConnecting;
+  return true;
+}
+
+void ServerConn::Close(const std::string& reason, const std::string& sqlstate) {
+  if (state_ == ServerState::kClosed) return;
+  bool never_ready = !ready_;
+  ServerState was = state_;
+  if (io_.fd() >= 0) {
+    if (ready_ && reason.empty()) {
+      Buffer bye;
+      protocol::AppendTerminate(bye.back());
+      io_.WriteFrom(bye);
+    }
+    worker_->loop().Remove(io_.fd());
+    io_.Close();
+  }
+  ClientConn* c = client_;
+  client_ = nullptr;
+  if (was == ServerState::kActive) {
+    pool_->stats().servers_active.Add(-1);
+    backend_->outstanding--;
+  }
+  state_ = was;  // let the worker see where it was (idle list)
+  worker_->ServerClosed(this, never_ready, reason, sqlstate);
+  state_ = ServerState::kClosed;
+  pool_->Release();
+  if (!reason.empty()) pool_->stats().server_errors.Add();
+  if (c != nullptr) c->ServerLost(reason.empty() ? "server connection closed" : reason);
+}
+
+bool ServerConn::SendStartup() {
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"user", pool_->key().role}, {"database", pool_->key().database}};
+  protocol::AppendStartupMessage(out_.back(), params);
+  state_ = ServerState::kLogin;
+  Flush();
+  return state_ != ServerState::kClosed;
+}
+
+void ServerConn::Flush() {
+  if (out_.empty() || io_.fd() < 0) return;
+  IoStatus st = io_.WriteFrom(out_);
+  if (st == IoStatus::kError || st == IoStatus::kClosed) {
+    Close("lost connection to server " + Describe(backend_->backend));
+    return;
+  }
+  if (out_.size() < kBackPressureBytes && client_ != nullptr) {
+    // A client paused for our sake can go on.
+  }
+}
+
+bool ServerConn::Throttled() const { return out_.size() >= kBackPressureBytes; }
+
+void ServerConn::EndSegment() {
+  segments_.push_back(std::move(open_));
+  open_ = Segment{};
+}
+
+void ServerConn::StartReset() {
+  state_ = ServerState::kResetting;
+  prepared_.clear();
+  router_set_.clear();
+  protocol::AppendQuery(out_.back(), "DISCARD ALL");
+  Segment s;
+  s.drop_all = true;
+  s.start_us = NowUs();
+  segments_.push_back(std::move(s));
+  Flush();
+}
+
+void ServerConn::SendPrelude(const std::string& sql) {
+  protocol::AppendQuery(out_.back(), sql);
+  Segment s;
+  s.drop_all = true;
+  s.start_us = NowUs();
+  segments_.push_back(std::move(s));
+}
+
+void ServerConn::OnEvents(uint32_t events) {
+  if (state_ == ServerState::kClosed) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+  if (state_ == ServerState::kConnecting) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(io_.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      backend_->down_until_ms = NowMs() + 2000;
+      Close("connection to server at " + Describe(backend_->backend) +
+            " failed: " + std::strerror(err));
+      return;
+    }
+    if (worker_->shared().server_tls != nullptr) {
+      protocol::AppendSslRequest(out_.back());
+      state_ = ServerState::kTlsRequest;
+      Flush();
+      return;
+    }
+    if (!SendStartup()) return;
+  }
+  if (events & EPOLLOUT) {
+    Flush();
+    if (state_ == ServerState::kClosed) return;
+    if (client_ != nullptr && !Throttled()) client_->Resume();
+    if (state_ == ServerState::kClosed) return;
+  }
+  Pump();
+}
+
+void ServerConn::Pump() {
+  for (;;) {
+    if (state_ == ServerState::kClosed) return;
+    if (state_ == ServerState::kTlsRequest) {
+      if (in_.empty()) {
+        if (!readable_) return;
+        IoStatus st = io_.ReadInto(in_, 1);
+        if (st == IoStatus::kWouldBlock) readable_ = false;
+        if (st == IoStatus::kClosed || st == IoStatus::kError) {
+          Close("server closed the connection during SSLRequest");
+          return;
+        }
+        continue;
+      }
+      char answer = in_.view()[0];
+      in_.Consume(1);
+      if (answer != 'S' || !io_.StartTlsClient(worker_->shared().server_tls)) {
+        Close("server " + Describe(backend_->backend) + " does not support SSL");
+        return;
+      }
+      state_ = ServerState::kTlsHandshake;
+      continue;
+    }
+    if (state_ == ServerState::kTlsHandshake) {
+      TlsHandshake h = io_.ContinueHandshake();
+      if (h == TlsHandshake::kInProgress) return;
+      if (h == TlsHandshake::kFailed) {
+        Close("TLS handshake with server failed: " + io_.last_tls_error());
+        return;
+      }
+      if (!SendStartup()) return;
+      continue;
+    }
+    size_t before = in_.size();
+    switch (state_) {
+      case ServerState::kLogin:
+        HandleLogin();
+        break;
+      case ServerState::kActive:
+      case ServerState::kResetting:
+        HandleActive();
+        break;
+      default:
+        HandleIdle();
+        break;
+    }
+    if (state_ == ServerState::kClosed) return;
+    if (state_ == ServerState::kActive && client_ != nullptr && client_->Throttled()) return;
+    if (!readable_) {
+      if (in_.size() == before || in_.empty()) return;
+      continue;
+    }
+    IoStatus st = io_.ReadInto(in_, 256 * 1024);
+    if (st == IoStatus::kWouldBlock) {
+      readable_ = false;
+      if (in_.size() == before) return;
+    } else if (st == IoStatus::kClosed || st == IoStatus::kError) {
+      // Deliver what arrived (e.g. a FATAL), then close.
+      readable_ = false;
+      if (state_ == ServerState::kLogin) HandleLogin();
+      if (state_ == ServerState::kActive || state_ == ServerState::kResetting) HandleActive();
+      if (state_ != ServerState::kClosed) {
+        Close("server " + Describe(backend_->backend) + " closed the connection unexpectedly");
+      }
+      return;
+    }
+  }
+}
+
+void ServerConn::HandleLogin() {
+  for (;;) {
+    protocol::Frame f = protocol::ScanFrame(in_.view(), kMaxServerMessage);
+    if (f.status == protocol::FrameStatus::kNeedMore) return;
+    if (f.status == protocol::FrameStatus::kBadLength) {
+      Close("invalid message length from server during login");
+      return;
+    }
+    std::string_view body = f.body;
+    char type = f.type;
+    std::string reply;
+    switch (type) {
+      case 'R': {
+        auto auth = protocol::ParseAuthentication(body);
+        if (!auth) {
+          Close("malformed authentication request from server");
+          return;
+        }
+        if (auth->code == 0) break;
+        if (auth->code == 3) {
+          protocol::AppendPasswordMessage(out_.back(), password_);
+        } else if (auth->code == 5 && auth->payload.size() == 4) {
+          protocol::AppendPasswordMessage(
+              out_.back(),
+              protocol::Md5PasswordResponse(pool_->key().role, password_, auth->payload.data()));
+        } else if (auth->code == 10) {
+          scram_.emplace(protocol::ScramClient::FromPassword(password_));
+          protocol::AppendSaslInitialResponse(out_.back(), "SCRAM-SHA-256", scram_->ClientFirst());
+        } else if (auth->code == 11 && scram_) {
+          auto final_msg = scram_->HandleServerFirst(auth->payload);
+          if (!final_msg.ok()) {
+            Close("SCRAM with server failed: " + final_msg.status().message());
+            return;
+          }
+          protocol::AppendSaslResponse(out_.back(), *final_msg);
+        } else if (auth->code == 12 && scram_) {
+          Status st = scram_->HandleServerFinal(auth->payload);
+          if (!st.ok()) {
+            Close("SCRAM with server failed: " + st.message());
+            return;
+          }
+        } else {
+          Close("unsupported authentication method " + std::to_string(auth->code) +
+                " requested by server");
+          return;
+        }
+        Flush();
+        if (state_ == ServerState::kClosed) return;
+        break;
+      }
+      case 'S': {
+        auto ps = protocol::ParseParameterStatus(body);
+        if (ps) {
+          params_[std::string(ps->name)] = std::string(ps->value);
+          login_params_.emplace_back(ps->name, ps->value);
+        }
+        break;
+      }
+      case 'K': {
+        auto k = protocol::ParseBackendKeyData(body);
+        if (k) {
+          backend_pid_ = k->pid;
+          backend_key_ = k->key;
+        }
+        break;
+      }
+      case 'E': {
+        auto e = protocol::ParseError(body);
+        std::string msg = e ? std::string(e->Field('M')) : "server refused the connection";
+        std::string code = e ? std::string(e->Field('C')) : "08006";
+        // The first waiter of the pool gets PostgreSQL's message and SQLSTATE.
+        Close(msg, code);
+        return;
+      }
+      case 'Z':
+        in_.Consume(f.size());
+        ready_ = true;
+        backend_->down_until_ms = 0;
+        worker_->ServerFree(this);
+        return;
+      default:
+        break;  // NoticeResponse, NegotiateProtocolVersion: ignored
+    }
+    in_.Consume(f.size());
+  }
+}
+
+void ServerConn::HandleIdle() {
+  for (;;) {
+    protocol::Frame f = protocol::ScanFrame(in_.view(), kMaxServerMessage);
+    if (f.status == protocol::FrameStatus::kNeedMore) return;
+    if (f.status == protocol::FrameStatus::kBadLength || f.type == 'E') {
+      Close("server sent " + std::string(1, f.type) + " while idle");
+      return;
+    }
+    if (f.type == 'S') {
+      auto ps = protocol::ParseParameterStatus(f.body);
+      if (ps) params_[std::string(ps->name)] = std::string(ps->value);
+    }
+    in_.Consume(f.size());  // NotificationResponse / NoticeResponse while idle: dropped
+  }
+}
+
+void ServerConn::HandleActive() {
+  ClientConn* c = client_;
+  bool released = false;
+  for (;;) {
+    protocol::Frame f = protocol::ScanFrame(in_.view(), kMaxServerMessage);
+    if (f.status == protocol::FrameStatus::kNeedMore) break;
+    if (f.status == protocol::FrameStatus::kBadLength) {
+      Close("invalid message length from server");
+      return;
+    }
+    std::string_view frame = in_.view().substr(0, f.size());
+    Segment& seg = front();
+    bool forward = true;
+    switch (f.type) {
+      case '1':
+        if (seg.drop_parse > 0) {
+          seg.drop_parse--;
+          forward = false;
+        }
+        break;
+      case '3':
+        if (seg.drop_close > 0) {
+          seg.drop_close--;
+          forward = false;
+        }
+        break;
+      case 'E':
+        if (!seg.errored) {
+          seg.errored = true;
+          seg.drop_parse = 0;
+          seg.drop_close = 0;
+          for (const std::string& name : seg.prepared) prepared_.erase(name);
+        }
+        break;
+      case 'S': {
+        auto ps = protocol::ParseParameterStatus(f.body);
+        if (ps) {
+          std::string name(ps->name);
+          params_[name] = std::string(ps->value);
+          if (c != nullptr && !seg.drop_all) c->params()[name] = std::string(ps->value);
+        }
+        break;
+      }
+      case 'Z': {
+        auto tx = protocol::ParseReadyForQuery(f.body);
+        if (!tx) {
+          Close("malformed ReadyForQuery from server");
+          return;
+        }
+        tx_ = *tx;
+        if (!seg.drop_all && seg.start_us != 0) {
+          pool_->stats().query_us.Record(static_cast<uint64_t>(NowUs() - seg.start_us));
+          pool_->stats().queries.Add();
+        }
+        forward = !seg.drop_all;
+        if (!segments_.empty()) {
+          segments_.pop_front();
+        } else {
+          open_ = Segment{};
+        }
+        if (c != nullptr) c->Touch();
+        break;
+      }
+      default:
+        break;
+    }
+    if (seg.drop_all && f.type != 'Z') forward = false;
+    if (forward && c != nullptr) {
+      c->out().Append(frame);
+      pool_->stats().bytes_sent.Add(frame.size());
+    }
+    in_.Consume(f.size());
+    if (f.type == 'Z' && Quiet()) {
+      if (state_ == ServerState::kResetting) {
+        worker_->ServerFree(this);
+        return;
+      }
+      if (c != nullptr && worker_->shared().settings()->spec.mode == PoolMode::kTransaction) {
+        released = true;
+        break;
+      }
+    }
+  }
+  if (c != nullptr) c->Flush();
+  if (released && client_ == c && c != nullptr && state_ == ServerState::kActive) {
+    c->Unlink();  // the client gives the server back (ServerFree) and may request again
+  }
+}
+
+}  // namespace tusk::router

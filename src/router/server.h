@@ -1,0 +1,171 @@
+// ServerConn: one connection from the router to PostgreSQL.
+//
+// Life: kConnecting (TCP connect) → kTlsRequest/kTlsHandshake (server_tls) →
+// kLogin (startup, authentication, ParameterStatus, BackendKeyData until the
+// first ReadyForQuery) → kIdle (in its worker's idle list for the pool) ⇄
+// kActive (linked to one client) → kResetting (session mode: DISCARD ALL) →
+// kClosed. Owned by one worker; never changes threads.
+//
+// In transaction mode the response stream is filtered by "segments": each
+// Sync/Query/FunctionCall the client sends closes one segment, and each
+// ReadyForQuery ends the oldest one. A segment remembers how many
+// ParseComplete/CloseComplete replies to messages the router injected
+// (re-preparing a statement on this connection) must be dropped, and when it
+// started (query latency). Not synchronized.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "protocol/scram_exchange.h"
+#include "protocol/wire.h"
+#include "router/buffer.h"
+#include "router/event_loop.h"
+#include "router/pool.h"
+#include "router/router_spec.h"
+#include "router/transport.h"
+
+namespace tusk::router {
+
+class ClientConn;
+class Worker;
+struct BackendHealth;
+
+enum class ServerState {
+  kConnecting,    ///< non-blocking connect in flight; counted in the pool budget
+  kTlsRequest,    ///< SSLRequest sent, waiting for 'S'/'N'
+  kTlsHandshake,  ///< TLS handshake towards PostgreSQL
+  kLogin,         ///< startup sent; authentication and parameters until ReadyForQuery
+  kIdle,          ///< in the worker's idle list of its pool
+  kActive,        ///< linked to `client`
+  kResetting,     ///< DISCARD ALL after a session-mode client left
+  kClosed,        ///< closed; destroyed after the current event batch
+};
+
+/// Responses of one Sync/Query-delimited stretch of client messages.
+struct Segment {
+  int drop_parse = 0;     ///< ParseComplete replies to swallow (injected Parse)
+  int drop_close = 0;     ///< CloseComplete replies to swallow (injected Close)
+  bool drop_all = false;  ///< router's own query (SET prelude): swallow everything
+  bool errored = false;   ///< an ErrorResponse arrived: the server skips to Sync
+  int64_t start_us = 0;   ///< when its first message was sent
+  std::vector<std::string> prepared;  ///< statements named in this segment (forgotten on error)
+  bool empty() const { return start_us == 0; }
+};
+
+class ServerConn : public IoHandler {
+ public:
+  ServerConn(Worker* worker, std::shared_ptr<Pool> pool, std::shared_ptr<BackendHealth> backend,
+             uint64_t id);
+  ~ServerConn() override;
+
+  /// Starts the non-blocking connect and login. false when the socket could not be created.
+  bool Start(const std::string& password);
+  void OnEvents(uint32_t events) override;
+
+  /// Closes the connection, returns its budget slot, tells the worker.
+  /// A non-empty `reason` (and `sqlstate`) is reported to the linked client,
+  /// or, for a server that never logged in, to the first waiter of its pool.
+  void Close(const std::string& reason, const std::string& sqlstate = "");
+
+  ServerState state() const { return state_; }
+  void set_state(ServerState s) { state_ = s; }
+  Pool* pool() const { return pool_.get(); }
+  const std::shared_ptr<Pool>& pool_ptr() const { return pool_; }
+  BackendHealth* backend() const { return backend_.get(); }
+  uint64_t id() const { return id_; }
+  ClientConn* client() const { return client_; }
+  void set_client(ClientConn* c) { client_ = c; }
+  int32_t backend_pid() const { return backend_pid_; }
+  int32_t backend_key() const { return backend_key_; }
+  int64_t created_ms() const { return created_ms_; }
+  int64_t idle_since_ms() const { return idle_since_ms_; }
+  void set_idle_since_ms(int64_t t) { idle_since_ms_ = t; }
+  protocol::TxStatus tx_status() const { return tx_; }
+  /// ParameterStatus values reported by PostgreSQL (and SETs the router sent).
+  std::unordered_map<std::string, std::string>& params() { return params_; }
+  const std::vector<std::pair<std::string, std::string>>& login_params() const {
+    return login_params_;
+  }
+  /// Statements prepared on this connection (server-side names).
+  std::unordered_set<std::string>& prepared() { return prepared_; }
+  /// Marks the connection to be closed instead of reused (reload, lifetime).
+  void set_retire(bool r) { retire_ = r; }
+  bool retire() const { return retire_; }
+
+  // ---- Data path (kActive), called by the linked client. ----
+  /// Bytes queued towards PostgreSQL.
+  Buffer& out() { return out_; }
+  /// The segment collecting the messages being sent now.
+  Segment& open_segment() { return open_; }
+  /// Closes the open segment (after Sync/Query/FunctionCall was queued).
+  void EndSegment();
+  /// True when nothing is outstanding: no unanswered segment, no unsynced
+  /// messages, transaction status idle.
+  bool Quiet() const { return segments_.empty() && open_.empty() && tx_ == protocol::TxStatus::kIdle; }
+  /// Writes `out()` to the socket.
+  void Flush();
+  /// Sends DISCARD ALL and moves to kResetting.
+  void StartReset();
+  /// Sends SETs for tracked parameters that differ (a dropped segment).
+  void SendPrelude(const std::string& sql);
+  /// When the oldest unanswered message was sent (µs), 0 when none is outstanding.
+  int64_t busy_since_us() const {
+    return segments_.empty() ? open_.start_us : segments_.front().start_us;
+  }
+  /// Parameters the router SET on this connection for some client (name → value).
+  std::unordered_map<std::string, std::string>& router_set() { return router_set_; }
+  std::string debug_state() const {
+    return "srv_in=" + std::to_string(in_.size()) + " srv_out=" + std::to_string(out_.size()) +
+           " segs=" + std::to_string(segments_.size()) + " open=" + std::to_string(!open_.empty()) +
+           " front_dp=" + std::to_string(segments_.empty() ? open_.drop_parse : segments_.front().drop_parse) +
+           " front_dc=" + std::to_string(segments_.empty() ? open_.drop_close : segments_.front().drop_close) +
+           " tx=" + std::string(1, static_cast<char>(tx_)) + " readable=" + std::to_string(readable_);
+  }
+  /// Bytes buffered towards the client, for back-pressure.
+  bool Throttled() const;
+  /// Reads and processes what PostgreSQL sent (called on events and when a
+  /// throttled client drained).
+  void Pump();
+
+ private:
+  void HandleLogin();
+  void HandleActive();
+  void HandleIdle();
+  bool SendStartup();
+  Segment& front() { return segments_.empty() ? open_ : segments_.front(); }
+
+  Worker* worker_;
+  std::shared_ptr<Pool> pool_;
+  std::shared_ptr<BackendHealth> backend_;
+  uint64_t id_;
+  ServerState state_ = ServerState::kConnecting;
+  Transport io_;
+  Buffer in_;
+  Buffer out_;
+  ClientConn* client_ = nullptr;
+  std::string password_;
+  std::optional<protocol::ScramClient> scram_;
+  int32_t backend_pid_ = 0;
+  int32_t backend_key_ = 0;
+  protocol::TxStatus tx_ = protocol::TxStatus::kIdle;
+  std::unordered_map<std::string, std::string> params_;
+  std::vector<std::pair<std::string, std::string>> login_params_;
+  std::unordered_set<std::string> prepared_;
+  std::unordered_map<std::string, std::string> router_set_;
+  bool ready_ = false;  ///< logged in at least once
+  std::deque<Segment> segments_;
+  Segment open_;
+  int64_t created_ms_ = 0;
+  int64_t idle_since_ms_ = 0;
+  bool retire_ = false;
+  bool readable_ = false;
+};
+
+}  // namespace tusk::router

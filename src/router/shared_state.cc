@@ -1,0 +1,90 @@
+// SharedState: pool registry, backend health, cancel keys.
+#include "router/shared_state.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace tusk::router {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Settings::IsAdmin(const std::string& role) const {
+  return std::find(spec.admin_roles.begin(), spec.admin_roles.end(), role) !=
+         spec.admin_roles.end();
+}
+
+std::shared_ptr<Pool> SharedState::GetPool(const PoolKey& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pools_.find(key);
+  if (it != pools_.end()) return it->second;
+  auto pool = std::make_shared<Pool>(key, settings()->spec.pool_size);
+  pools_.emplace(key, pool);
+  return pool;
+}
+
+std::vector<std::shared_ptr<Pool>> SharedState::Pools() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<Pool>> out;
+  for (const auto& [k, p] : pools_) out.push_back(p);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a->key().database, a->key().role, a->key().readonly) <
+           std::tie(b->key().database, b->key().role, b->key().readonly);
+  });
+  return out;
+}
+
+void SharedState::ResizePools(int pool_size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [k, p] : pools_) p->set_pool_size(pool_size);
+}
+
+std::shared_ptr<BackendHealth> SharedState::Health(const Backend& b) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& h : health_) {
+    if (h->backend == b) return h;
+  }
+  auto h = std::make_shared<BackendHealth>();
+  h->backend = b;
+  health_.push_back(h);
+  return h;
+}
+
+std::pair<int32_t, int32_t> SharedState::RegisterCancel(CancelTarget target) {
+  int32_t key = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&key), sizeof key);
+  std::lock_guard<std::mutex> lock(mu_);
+  int32_t pid;
+  do {
+    pid = next_pid_++;
+    if (next_pid_ > 0x7ffffff0) next_pid_ = 1000;
+  } while (cancel_.count(pid) > 0);
+  cancel_[pid] = CancelEntry{key, target};
+  return {pid, key};
+}
+
+void SharedState::UnregisterCancel(int32_t pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancel_.erase(pid);
+}
+
+bool SharedState::LookupCancel(int32_t pid, int32_t key, CancelTarget* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cancel_.find(pid);
+  if (it == cancel_.end() || it->second.key != key) return false;
+  *out = it->second.target;
+  return true;
+}
+
+}  // namespace tusk::router

@@ -1,0 +1,133 @@
+// Transport: plain and TLS reads/writes on non-blocking sockets.
+#include "router/transport.h"
+
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace tusk::router {
+namespace {
+
+constexpr size_t kReadChunk = 16 * 1024;
+
+std::string OpenSslErrors() {
+  std::string out;
+  unsigned long e;
+  while ((e = ERR_get_error()) != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "TLS connection failed" : out;
+}
+
+}  // namespace
+
+IoStatus Transport::ReadInto(Buffer& buf, size_t max_bytes) {
+  size_t total = 0;
+  for (;;) {
+    char* dst = buf.Reserve(kReadChunk);
+    ssize_t n;
+    if (ssl_ != nullptr) {
+      n = SSL_read(ssl_, dst, static_cast<int>(kReadChunk));
+      if (n <= 0) {
+        buf.Commit(0);
+        int err = SSL_get_error(ssl_, static_cast<int>(n));
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+          return total > 0 ? IoStatus::kOk : IoStatus::kWouldBlock;
+        }
+        if (err == SSL_ERROR_ZERO_RETURN) return IoStatus::kClosed;
+        tls_error_ = OpenSslErrors();
+        return err == SSL_ERROR_SYSCALL && total == 0 ? IoStatus::kClosed : IoStatus::kError;
+      }
+    } else {
+      n = recv(fd_, dst, kReadChunk, 0);
+      if (n < 0) {
+        buf.Commit(0);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          return total > 0 ? IoStatus::kOk : IoStatus::kWouldBlock;
+        }
+        return IoStatus::kError;
+      }
+      if (n == 0) {
+        buf.Commit(0);
+        return IoStatus::kClosed;
+      }
+    }
+    buf.Commit(static_cast<size_t>(n));
+    total += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < kReadChunk && ssl_ == nullptr) {
+      return IoStatus::kOk;  // short read: the socket is drained (edge-triggered is satisfied)
+    }
+    if (max_bytes != 0 && total >= max_bytes) return IoStatus::kOk;
+  }
+}
+
+IoStatus Transport::WriteFrom(Buffer& buf) {
+  while (!buf.empty()) {
+    std::string_view v = buf.view();
+    ssize_t n;
+    if (ssl_ != nullptr) {
+      n = SSL_write(ssl_, v.data(), static_cast<int>(std::min<size_t>(v.size(), 1 << 30)));
+      if (n <= 0) {
+        int err = SSL_get_error(ssl_, static_cast<int>(n));
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return IoStatus::kWouldBlock;
+        tls_error_ = OpenSslErrors();
+        return IoStatus::kError;
+      }
+    } else {
+      n = send(fd_, v.data(), v.size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return IoStatus::kWouldBlock;
+        return IoStatus::kError;
+      }
+    }
+    buf.Consume(static_cast<size_t>(n));
+  }
+  buf.Shrink();
+  return IoStatus::kOk;
+}
+
+bool Transport::StartTlsServer(SSL_CTX* ctx) {
+  ssl_ = SSL_new(ctx);
+  if (ssl_ == nullptr) return false;
+  SSL_set_fd(ssl_, fd_);
+  SSL_set_accept_state(ssl_);
+  return true;
+}
+
+bool Transport::StartTlsClient(SSL_CTX* ctx) {
+  ssl_ = SSL_new(ctx);
+  if (ssl_ == nullptr) return false;
+  SSL_set_fd(ssl_, fd_);
+  SSL_set_connect_state(ssl_);
+  return true;
+}
+
+TlsHandshake Transport::ContinueHandshake() {
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) return TlsHandshake::kDone;
+  int err = SSL_get_error(ssl_, rc);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return TlsHandshake::kInProgress;
+  tls_error_ = OpenSslErrors();
+  return TlsHandshake::kFailed;
+}
+
+void Transport::Close() {
+  if (ssl_ != nullptr) {
+    SSL_shutdown(ssl_);
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+}  // namespace tusk::router

@@ -1,0 +1,416 @@
+// Worker: accept loop, per-pool idle lists and waiter queues, timeouts.
+#include "router/worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "common/strings.h"
+#include "router/client.h"
+#include "router/server.h"
+
+namespace tusk::router {
+
+class Worker::Acceptor : public IoHandler {
+ public:
+  Acceptor(Worker* w, Listener l) : w_(w), l_(l) {}
+  void OnEvents(uint32_t) override { w_->Accept(l_); }
+
+ private:
+  Worker* w_;
+  Listener l_;
+};
+
+Worker::Worker(int index, SharedState* shared) : index_(index), shared_(shared) {}
+
+Worker::~Worker() {
+  for (auto& [id, c] : clients_) c->Close();
+  for (auto& [id, s] : servers_) s->Close("");
+}
+
+Status Worker::Init(const std::vector<Listener>& listeners) {
+  TUSK_RETURN_IF_ERROR(loop_.Init());
+  for (const Listener& l : listeners) {
+    acceptors_.push_back(std::make_unique<Acceptor>(this, l));
+    TUSK_RETURN_IF_ERROR(loop_.AddListener(l.fd, acceptors_.back().get()));
+  }
+  return Status::Ok();
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] { loop_.Run([this] { Tick(); }); });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Accept(const Listener& l) {
+  for (int i = 0; i < 64; ++i) {
+    int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE): try on the next event
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    uint64_t id = next_id_++;
+    auto c = std::make_shared<ClientConn>(this, fd, l.readonly, id);
+    if (!loop_.Add(fd, c.get()).ok()) continue;  // the ClientConn destructor closes fd
+    clients_.emplace(id, std::move(c));
+  }
+}
+
+ClientConn* Worker::FindClient(uint64_t id) {
+  auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : it->second.get();
+}
+
+void Worker::ClientClosed(ClientConn* client) {
+  auto it = clients_.find(client->id());
+  if (it == clients_.end()) return;
+  loop_.Defer(it->second);
+  clients_.erase(it);
+}
+
+std::shared_ptr<BackendHealth> Worker::ChooseBackend(const Settings& s, bool readonly) {
+  if (readonly && !s.spec.standbys.empty()) {
+    int64_t now = NowMs();
+    std::shared_ptr<BackendHealth> best;
+    for (const Backend& b : s.spec.standbys) {
+      auto h = shared_->Health(b);
+      if (h->down_until_ms.load() > now) continue;
+      if (!best || h->outstanding.load() < best->outstanding.load()) best = h;
+    }
+    if (best) return best;
+  }
+  return shared_->Health(s.spec.primary);
+}
+
+bool Worker::OpenServer(const std::shared_ptr<Pool>& pool) {
+  auto settings = shared_->settings();
+  auto secret = settings->roles.find(pool->key().role);
+  std::string password = secret == settings->roles.end() ? "" : secret->second.password;
+  auto backend = ChooseBackend(*settings, pool->key().readonly);
+  uint64_t id = next_id_++;
+  auto s = std::make_shared<ServerConn>(this, pool, backend, id);
+  servers_.emplace(id, s);
+  LocalPool& lp = Local(pool.get());
+  lp.opening++;
+  lp.held++;
+  shared_->servers++;
+  pool->stats().server_connects.Add();
+  if (!s->Start(password)) {
+    s->Close("cannot connect to server " + backend->backend.host + ":" +
+             std::to_string(backend->backend.port));
+    return false;
+  }
+  return true;
+}
+
+void Worker::Report(Pool* pool, LocalPool& lp) {
+  int busy = lp.held - static_cast<int>(lp.idle.size());
+  pool->Report(index_, lp.held, static_cast<int>(lp.waiters.size()) + busy);
+}
+
+void Worker::Starve(const std::shared_ptr<Pool>& pool) {
+  pool->SetStarving(index_, true);
+  for (Worker* w : shared_->workers) {
+    if (w != this) w->loop().Post([w, pool] { w->Donate(pool); });
+  }
+}
+
+void Worker::GiveAway(ServerConn* s) {
+  auto pool = s->pool_ptr();
+  uint64_t starving = pool->StarvingOthers(index_);
+  s->Close("");
+  for (int w = 0; w < static_cast<int>(shared_->workers.size()); ++w) {
+    if (starving & (uint64_t{1} << (w & 63))) {
+      Worker* other = shared_->workers[w];
+      other->loop().Post([other, pool] { other->Kick(pool); });
+      return;
+    }
+  }
+}
+
+void Worker::LinkFromIdle(LocalPool& lp, ClientConn* client) {
+  // Most recently used first (warm caches); on the read-only port prefer the
+  // backend with the fewest outstanding queries.
+  size_t pick = lp.idle.size() - 1;
+  if (client->pool()->key().readonly) {
+    for (size_t i = 0; i < lp.idle.size(); ++i) {
+      if (lp.idle[i]->backend()->outstanding.load() <
+          lp.idle[pick]->backend()->outstanding.load()) {
+        pick = i;
+      }
+    }
+  }
+  ServerConn* s = lp.idle[pick];
+  lp.idle.erase(lp.idle.begin() + static_cast<long>(pick));
+  client->pool()->stats().servers_idle.Add(-1);
+  client->Link(s);
+}
+
+void Worker::RequestServer(ClientConn* client) {
+  Pool* pool = client->pool();
+  LocalPool& lp = Local(pool);
+  if (!pool->paused() && !lp.idle.empty() && lp.waiters.empty()) {
+    LinkFromIdle(lp, client);
+    Report(pool, lp);
+    return;
+  }
+  lp.waiters.push_back(client);
+  pool->stats().clients_waiting.Add(1);
+  Report(pool, lp);
+  if (pool->paused()) return;
+  if (static_cast<int>(lp.waiters.size()) > lp.opening) {
+    if (pool->TryReserve()) {
+      OpenServer(client->pool_ptr());
+    } else {
+      Starve(client->pool_ptr());
+    }
+  }
+}
+
+void Worker::ForgetWaiter(ClientConn* client) {
+  LocalPool& lp = Local(client->pool());
+  auto it = std::find(lp.waiters.begin(), lp.waiters.end(), client);
+  if (it == lp.waiters.end()) return;
+  lp.waiters.erase(it);
+  client->pool()->stats().clients_waiting.Add(-1);
+  if (lp.waiters.empty()) client->pool()->SetStarving(index_, false);
+  Report(client->pool(), lp);
+}
+
+void Worker::ServerFree(ServerConn* s) {
+  Pool* pool = s->pool();
+  LocalPool& lp = Local(pool);
+  if (s->state() == ServerState::kLogin || s->state() == ServerState::kConnecting) lp.opening--;
+  auto settings = shared_->settings();
+  int64_t now = NowMs();
+  if (s->retire() || now - s->created_ms() > settings->spec.server_lifetime_ms) {
+    s->Close("");
+    return;
+  }
+  if (!pool->paused() && pool->StarvingOthers(index_) != 0 &&
+      (lp.waiters.empty() || pool->OverShare(index_))) {
+    GiveAway(s);  // another worker's clients need the budget more
+    return;
+  }
+  if (!pool->paused() && !lp.waiters.empty()) {
+    ClientConn* c = lp.waiters.front();
+    lp.waiters.pop_front();
+    pool->stats().clients_waiting.Add(-1);
+    if (lp.waiters.empty()) pool->SetStarving(index_, false);
+    s->set_state(ServerState::kIdle);
+    c->Link(s);
+    Report(pool, lp);
+    return;
+  }
+  s->set_state(ServerState::kIdle);
+  s->set_idle_since_ms(now);
+  lp.idle.push_back(s);
+  pool->stats().servers_idle.Add(1);
+  Report(pool, lp);
+}
+
+void Worker::ServerClosed(ServerConn* s, bool never_ready, const std::string& error,
+                          const std::string& sqlstate) {
+  Pool* pool = s->pool();
+  LocalPool& lp = Local(pool);
+  if (s->state() == ServerState::kIdle) {
+    auto it = std::find(lp.idle.begin(), lp.idle.end(), s);
+    if (it != lp.idle.end()) {
+      lp.idle.erase(it);
+      pool->stats().servers_idle.Add(-1);
+    }
+  }
+  lp.held--;
+  if (never_ready) {
+    lp.opening--;
+    if (!error.empty() && !lp.waiters.empty()) {
+      // Login failed (bad database, password, server down): the first waiter
+      // gets PostgreSQL's error; others keep waiting for a retry.
+      ClientConn* c = lp.waiters.front();
+      lp.waiters.pop_front();
+      pool->stats().clients_waiting.Add(-1);
+      c->Fatal(sqlstate.empty() ? "08006" : sqlstate, error);
+    }
+  }
+  Report(pool, lp);
+  auto it = servers_.find(s->id());
+  if (it != servers_.end()) {
+    loop_.Defer(it->second);
+    servers_.erase(it);
+  }
+  shared_->servers--;
+  auto p = s->pool_ptr();
+  loop_.Post([this, p] { Kick(p); });
+}
+
+void Worker::Kick(const std::shared_ptr<Pool>& pool) {
+  LocalPool& lp = Local(pool.get());
+  if (pool->paused()) return;
+  while (!lp.waiters.empty() && !lp.idle.empty()) {
+    ClientConn* c = lp.waiters.front();
+    lp.waiters.pop_front();
+    pool->stats().clients_waiting.Add(-1);
+    LinkFromIdle(lp, c);
+  }
+  while (static_cast<int>(lp.waiters.size()) > lp.opening && pool->TryReserve()) {
+    if (!OpenServer(pool)) break;
+  }
+  if (static_cast<int>(lp.waiters.size()) > lp.opening) {
+    pool->SetStarving(index_, true);
+  } else {
+    pool->SetStarving(index_, false);
+  }
+  Report(pool.get(), lp);
+}
+
+void Worker::Donate(const std::shared_ptr<Pool>& pool) {
+  LocalPool& lp = Local(pool.get());
+  if (lp.idle.empty() || !lp.waiters.empty() || pool->StarvingOthers(index_) == 0) return;
+  ServerConn* s = lp.idle.front();  // the one idle longest
+  GiveAway(s);
+}
+
+void Worker::Reconfigure() {
+  auto settings = shared_->settings();
+  auto in_set = [&](const Backend& b) {
+    if (b == settings->spec.primary) return true;
+    return std::find(settings->spec.standbys.begin(), settings->spec.standbys.end(), b) !=
+           settings->spec.standbys.end();
+  };
+  std::vector<ServerConn*> idle_gone;
+  for (auto& [id, s] : servers_) {
+    if (in_set(s->backend()->backend)) continue;
+    s->set_retire(true);
+    if (s->state() == ServerState::kIdle) idle_gone.push_back(s.get());
+  }
+  for (ServerConn* s : idle_gone) s->Close("");
+}
+
+void Worker::Tick() {
+  auto settings = shared_->settings();
+  const RouterSpec& spec = settings->spec;
+  int64_t now_ms = NowMs();
+  int64_t now_us = NowUs();
+  // Waiters that waited too long.
+  for (auto& [pool, lp] : local_) {
+    while (spec.pool_wait_timeout_ms > 0 && !lp.waiters.empty() &&
+           now_us - lp.waiters.front()->wait_start_us() > spec.pool_wait_timeout_ms * 1000) {
+      ClientConn* c = lp.waiters.front();
+      lp.waiters.pop_front();
+      pool->stats().clients_waiting.Add(-1);
+      pool->stats().wait_timeouts.Add();
+      c->Fatal("08P01", "no server connection became free within pool_wait_timeout (" +
+                            std::to_string(spec.pool_wait_timeout_ms) + " ms)");
+    }
+    if (lp.waiters.empty()) {
+      pool->SetStarving(index_, false);
+    } else if (static_cast<int>(lp.waiters.size()) > lp.opening && !pool->paused()) {
+      Kick(shared_->GetPool(pool->key()));  // opens if budget appeared, else keeps starving
+      if (static_cast<int>(lp.waiters.size()) > lp.opening) Starve(shared_->GetPool(pool->key()));
+    }
+    // Idle servers past their idle timeout or lifetime.
+    std::vector<ServerConn*> expired;
+    for (ServerConn* s : lp.idle) {
+      if ((spec.server_idle_timeout_ms > 0 &&
+           now_ms - s->idle_since_ms() > spec.server_idle_timeout_ms) ||
+          now_ms - s->created_ms() > spec.server_lifetime_ms || s->retire()) {
+        expired.push_back(s);
+      }
+    }
+    for (ServerConn* s : expired) s->Close("");
+  }
+  // Client timeouts.
+  std::vector<std::pair<ClientConn*, int>> timed_out;
+  for (auto& [id, c] : clients_) {
+    ClientState st = c->state();
+    if (st == ClientState::kAdmin) c->AdminTick();
+    if (st == ClientState::kReady && spec.idle_client_timeout_ms > 0 &&
+        now_ms - c->last_active_ms() > spec.idle_client_timeout_ms) {
+      timed_out.push_back({c.get(), 0});
+    } else if (st == ClientState::kActive && c->server() != nullptr) {
+      int64_t busy_us = c->server()->busy_since_us();
+      bool in_tx = c->server()->tx_status() != protocol::TxStatus::kIdle;
+      bool idle_in_tx = in_tx && busy_us == 0;
+      if (idle_in_tx && spec.idle_transaction_timeout_ms > 0 &&
+          now_ms - c->last_active_ms() > spec.idle_transaction_timeout_ms) {
+        timed_out.push_back({c.get(), 1});
+      } else if (!in_tx && busy_us == 0 && spec.idle_client_timeout_ms > 0 &&
+                 now_ms - c->last_active_ms() > spec.idle_client_timeout_ms) {
+        timed_out.push_back({c.get(), 0});  // session mode, idle
+      } else if (busy_us != 0 && spec.query_timeout_ms > 0 &&
+                 now_us - busy_us > spec.query_timeout_ms * 1000) {
+        timed_out.push_back({c.get(), 2});
+      }
+    } else if ((st == ClientState::kStartup || st == ClientState::kAuth ||
+                st == ClientState::kTlsHandshake) &&
+               now_ms - c->connected_ms() > std::max<int64_t>(spec.connect_timeout_ms, 5000) * 4) {
+      timed_out.push_back({c.get(), 3});
+    }
+  }
+  for (auto [c, kind] : timed_out) {
+    switch (kind) {
+      case 0:
+        c->Fatal("57P05", "terminating connection due to idle-session timeout");
+        break;
+      case 1:
+        c->Fatal("25P03", "terminating connection due to idle-in-transaction timeout");
+        break;
+      case 2:
+        c->CancelQuery();
+        break;
+      default:
+        c->Fatal("08P01", "authentication timed out");
+    }
+  }
+  // Servers stuck connecting.
+  std::vector<ServerConn*> stuck;
+  for (auto& [id, s] : servers_) {
+    if ((s->state() == ServerState::kConnecting || s->state() == ServerState::kLogin ||
+         s->state() == ServerState::kTlsRequest || s->state() == ServerState::kTlsHandshake) &&
+        now_ms - s->created_ms() > spec.connect_timeout_ms) {
+      stuck.push_back(s.get());
+    }
+  }
+  for (ServerConn* s : stuck) {
+    s->backend()->down_until_ms = now_ms + 2000;
+    s->Close("connect timeout");
+  }
+}
+
+std::vector<ConnectionRow> Worker::ClientRows() {
+  std::vector<ConnectionRow> rows;
+  int64_t now = NowMs();
+  static const char* kStates[] = {"startup", "tls",   "auth",    "login", "idle",
+                                  "waiting", "active", "admin", "closing", "closed"};
+  for (auto& [id, c] : clients_) {
+    rows.push_back({{c->database(), c->user(), kStates[static_cast<int>(c->state())], c->peer(),
+                     c->tls() ? "yes" : "no", std::to_string((now - c->connected_ms()) / 1000),
+                     std::to_string(index_),
+                     c->server() ? std::to_string(c->server()->backend_pid()) : "",
+                     c->debug_state()}});
+  }
+  return rows;
+}
+
+std::vector<ConnectionRow> Worker::ServerRows() {
+  std::vector<ConnectionRow> rows;
+  int64_t now = NowMs();
+  static const char* kStates[] = {"connecting", "tls", "tls", "login",
+                                  "idle",       "active", "reset", "closed"};
+  for (auto& [id, s] : servers_) {
+    const Backend& b = s->backend()->backend;
+    rows.push_back({{s->pool()->key().database, s->pool()->key().role,
+                     kStates[static_cast<int>(s->state())], b.host + ":" + std::to_string(b.port),
+                     std::to_string(s->backend_pid()), std::to_string((now - s->created_ms()) / 1000),
+                     std::to_string(index_), std::to_string(s->prepared().size())}});
+  }
+  return rows;
+}
+
+}  // namespace tusk::router

@@ -1,0 +1,114 @@
+// Worker: one event-loop thread. Accepts clients on its own SO_REUSEPORT
+// listening sockets, owns every client and server connection it created,
+// and keeps, per pool, its idle server connections and its waiting clients.
+//
+// Pool discipline (see pool.h for the shared budget): a client that needs a
+// server takes the most recently idle one of this worker, or opens a new one
+// if the pool's budget allows, or waits in FIFO order. A server that becomes
+// free goes to the first waiter of this worker; with no local waiter it is
+// parked idle, unless another worker starves, then it is closed so that
+// worker can open one. Timeouts are enforced by Tick() every 100 ms.
+// Thread-safety: methods run on the worker's own thread, except Post()-ed
+// closures from other threads (EventLoop::Post).
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "router/event_loop.h"
+#include "router/shared_state.h"
+
+namespace tusk::router {
+
+class ClientConn;
+class ServerConn;
+
+/// A listening socket and which port kind it serves.
+struct Listener {
+  int fd = -1;
+  bool readonly = false;
+};
+
+/// One row of SHOW CLIENTS / SHOW SERVERS.
+struct ConnectionRow {
+  std::vector<std::string> cells;
+};
+
+class Worker {
+ public:
+  Worker(int index, SharedState* shared);
+  ~Worker();
+
+  /// Creates the loop and registers `listeners` (already bound). kInternal on failure.
+  Status Init(const std::vector<Listener>& listeners);
+  void Start();
+  void Join();
+  EventLoop& loop() { return loop_; }
+  int index() const { return index_; }
+  SharedState& shared() { return *shared_; }
+
+  // ---- Called by connections on this worker's thread. ----
+  /// `client` needs a server: links it now, or queues it (kWaiting).
+  void RequestServer(ClientConn* client);
+  /// Removes a waiting client from its pool's queue (it closed or timed out).
+  void ForgetWaiter(ClientConn* client);
+  /// A server finished login or reset, or its client released it: hand it to
+  /// a waiter, park it, or close it (retired, budget needed elsewhere).
+  void ServerFree(ServerConn* server);
+  /// A server closed; `error` (if any) fails the first waiter of its pool
+  /// when the server never logged in.
+  void ServerClosed(ServerConn* server, bool never_ready, const std::string& error,
+                    const std::string& sqlstate);
+  void ClientClosed(ClientConn* client);
+  /// Looks up a client of this worker by id (nullptr when gone).
+  ClientConn* FindClient(uint64_t id);
+
+  // ---- Cross-thread entry points (Post()-ed). ----
+  /// Serves waiters of `pool` if the budget now allows (another worker freed a slot, RESUME).
+  void Kick(const std::shared_ptr<Pool>& pool);
+  /// Another worker starves for `pool`: close one idle server to free budget.
+  void Donate(const std::shared_ptr<Pool>& pool);
+  /// Retires servers whose backend left the set (reload).
+  void Reconfigure();
+  /// Rows for SHOW CLIENTS / SHOW SERVERS of this worker.
+  std::vector<ConnectionRow> ClientRows();
+  std::vector<ConnectionRow> ServerRows();
+  /// Number of clients/servers owned (for status).
+  size_t client_count() const { return clients_.size(); }
+
+ private:
+  struct LocalPool {
+    std::vector<ServerConn*> idle;
+    std::deque<ClientConn*> waiters;
+    int opening = 0;  ///< servers of this worker still logging in
+    int held = 0;     ///< all servers of this worker for the pool
+  };
+  class Acceptor;
+
+  void Accept(const Listener& l);
+  void Tick();
+  LocalPool& Local(Pool* pool) { return local_[pool]; }
+  bool OpenServer(const std::shared_ptr<Pool>& pool);
+  std::shared_ptr<BackendHealth> ChooseBackend(const Settings& s, bool readonly);
+  void LinkFromIdle(LocalPool& lp, ClientConn* client);
+  /// Publishes held/demand to the pool and asks others for budget when starving.
+  void Report(Pool* pool, LocalPool& lp);
+  void Starve(const std::shared_ptr<Pool>& pool);
+  void GiveAway(ServerConn* s);
+
+  int index_;
+  SharedState* shared_;
+  EventLoop loop_;
+  std::thread thread_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> clients_;
+  std::unordered_map<uint64_t, std::shared_ptr<ServerConn>> servers_;
+  std::unordered_map<Pool*, LocalPool> local_;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace tusk::router
