@@ -21,7 +21,7 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
 jobs="${JOBS:-2}"
-targets=(config_fuzz sql_script_fuzz agent_spec_fuzz protocol_fuzz)
+targets=(config_fuzz sql_script_fuzz agent_spec_fuzz protocol_fuzz router_spec_fuzz)
 # Per-target multiple of SECONDS_PER_TARGET (default 1).
 declare -A time_factor=([protocol_fuzz]=2)
 
@@ -38,7 +38,7 @@ fi
 rm -f "$log"
 
 # Seeds: examples for the config loader and the SQL splitter; a small spec for
-# the agent; startup packets, message streams and SCRAM halves for the codec.
+# the agent and the router; startup packets, message streams and SCRAM halves for the codec.
 seed_dir() {
   local t="$1" dir="$2"
   mkdir -p "$dir"
@@ -53,6 +53,17 @@ seed_dir() {
  "name": "postgres", "home": "/var/lib/postgresql"}}]}
 JSON
       echo '{"instances": []}' >"$dir/empty.json" ;;
+    router_spec_fuzz)
+      cat >"$dir/spec.json" <<'JSON'
+{"instance": "main", "listen": "127.0.0.1", "port": 6432, "readonly_port": 6433,
+ "mode": "transaction", "pool_size": 20, "pool_wait_timeout_ms": 30000,
+ "client_auth": "scram-sha-256", "admin_roles": ["postgres"], "tls_mode": "allow",
+ "tls_cert_file": "/s/.tls/main/router.crt", "tls_key_file": "/s/.tls/main/router.key",
+ "primary": {"host": "127.0.0.1", "port": 5432},
+ "standbys": [{"host": "10.0.0.6", "port": 5432}], "secrets_file": "/s/.secrets/main.router.json",
+ "status_file": "/s/.agent/main.router.status.json", "pid_file": "/s/.run/main.router.pid"}
+JSON
+      echo '{"instance": "m", "port": 1, "tls_mode": "disable", "primary": {"host": "h", "port": 2}, "secrets_file": "s"}' >"$dir/min.json" ;;
     protocol_fuzz) python3 - "$dir" <<'PY' ;;
 import base64, struct, sys
 d = sys.argv[1]

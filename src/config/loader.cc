@@ -20,6 +20,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "common/strings.h"
@@ -96,7 +97,10 @@ bool LooksLikeIpv4(const std::string& addr) {
 /// A YAML map's values by key, after the unknown and duplicate key checks.
 class Fields {
  public:
-  void Set(std::string key, YAML::Node value) { values_.emplace(std::move(key), value); }
+  void Set(std::string key, YAML::Node key_node, YAML::Node value) {
+    keys_.emplace(key, key_node);
+    values_.emplace(std::move(key), value);
+  }
   /// The value, or a null node when the key is absent.
   const YAML::Node Get(const std::string& key) const {
     auto it = values_.find(key);
@@ -104,8 +108,16 @@ class Fields {
   }
   /// True when the key is given with a non-null value.
   bool Has(const std::string& key) const { return Present(Get(key)); }
+  /// True when the key is written at all, even with no value (`router:`).
+  bool Contains(const std::string& key) const { return values_.count(key) > 0; }
+  /// Where to point an error about the key's value: the value, or the key when
+  /// the value is empty (yaml-cpp marks an empty value at the next line).
+  const YAML::Node At(const std::string& key) const {
+    return Has(key) || !keys_.count(key) ? Get(key) : keys_.at(key);
+  }
 
  private:
+  std::map<std::string, YAML::Node> keys_;
   std::map<std::string, YAML::Node> values_;
 };
 
@@ -143,6 +155,11 @@ class Loader {
   std::string NonEmpty(const YAML::Node& n, const std::string& path) const;
   int Integer(const YAML::Node& n, const std::string& path, int64_t min, int64_t max) const;
   bool Boolean(const YAML::Node& n, const std::string& path) const;
+  int64_t Duration(const YAML::Node& n, const std::string& path) const;
+  uint64_t Bytes(const YAML::Node& n, const std::string& path, uint64_t min, uint64_t max) const;
+  /// The value of `names` equal to the scalar: its index in `names`.
+  size_t OneOf(const YAML::Node& n, const std::string& path,
+               const std::vector<std::string>& names) const;
   std::string Path(const YAML::Node& n, const std::string& path) const;
   std::string ObjectName(const YAML::Node& n, const std::string& path, const char* what) const;
   std::string EnvVarName(const YAML::Node& n, const std::string& path) const;
@@ -151,6 +168,8 @@ class Loader {
   std::vector<std::string> SqlFiles(const YAML::Node& n, const std::string& path) const;
   YAML::Node Required(const Fields& f, const YAML::Node& parent, const std::string& path,
                       const std::string& key) const;
+  /// The map under `key`, which is written (f.Contains); fails at the key when it is empty.
+  YAML::Node Section(const Fields& f, const std::string& path, const std::string& key) const;
 
   Instance ParseInstance(const YAML::Node& n, const std::string& path, size_t count,
                          const Config& cfg);
@@ -165,6 +184,13 @@ class Loader {
   std::vector<std::string> Privileges(const YAML::Node& n, const std::string& path,
                                       const std::set<std::string>& allowed, bool tables) const;
   HbaRule ParseHba(const YAML::Node& n, const std::string& path) const;
+  Router ParseRouter(const YAML::Node& n, const std::string& path, const Instance& inst);
+  void RouterTls(const YAML::Node& n, const std::string& path, Router& router) const;
+  std::vector<std::string> AdminRoles(const YAML::Node& n, const std::string& path,
+                                      const Instance& inst) const;
+  std::vector<RouterBackend> Standbys(const YAML::Node& n, const std::string& path) const;
+  /// Records that `port` (at `n`) is used by `owner`; fails when something has it already.
+  void ClaimPort(int port, const YAML::Node& n, const std::string& path, const std::string& owner);
   void CheckReferences(const Instance& inst, const std::vector<MembershipRef>& refs) const;
   void CheckAgainstEarlier(const Instance& inst, const InstanceNodes& nodes,
                            const std::string& path, const Config& cfg);
@@ -175,9 +201,10 @@ class Loader {
   // Indexes into the instance being parsed: name -> position in databases / roles.
   std::map<std::string, size_t> database_index_;
   std::map<std::string, size_t> role_index_;
-  // Earlier instances (positions in Config::instances) by name, port and data_dir.
+  // Earlier instances (positions in Config::instances) by name and data_dir.
   std::map<std::string, size_t> instance_by_name_;
-  std::map<int, size_t> instance_by_port_;
+  // Every TCP port claimed so far (instances, routers) -> who uses it.
+  std::map<int, std::string> port_owner_;
   std::map<std::string, size_t> instance_by_data_dir_;
 };
 
@@ -195,7 +222,7 @@ Fields Loader::Map(const YAML::Node& n, const std::string& path,
       Fail(key, Child(path, k), "unknown key (expected one of: " + Join(names, ", ") + ")");
     }
     if (!seen.insert(k).second) Fail(key, Child(path, k), "duplicate key");
-    fields.Set(k, it->second);
+    fields.Set(k, key, it->second);
   }
   return fields;
 }
@@ -234,6 +261,38 @@ bool Loader::Boolean(const YAML::Node& n, const std::string& path) const {
   return *v;
 }
 
+int64_t Loader::Duration(const YAML::Node& n, const std::string& path) const {
+  std::string s = String(n, path);
+  std::optional<int64_t> ms = ParseDurationMs(s);
+  if (!ms) {
+    Fail(n, path,
+         "invalid duration " + Quoted(s) + " (use e.g. 500ms, 30s, 10m, 1h or milliseconds)");
+  }
+  return *ms;
+}
+
+uint64_t Loader::Bytes(const YAML::Node& n, const std::string& path, uint64_t min,
+                       uint64_t max) const {
+  std::string s = String(n, path);
+  std::optional<uint64_t> bytes = ParseBytes(s);
+  if (!bytes) {
+    Fail(n, path, "invalid size " + Quoted(s) + " (use e.g. 512MB, 2GiB or a number of bytes)");
+  }
+  if (*bytes < min) Fail(n, path, "must be at least " + FormatPgBytes(min));
+  if (*bytes > max) Fail(n, path, "must be at most " + FormatPgBytes(max));
+  return *bytes;
+}
+
+size_t Loader::OneOf(const YAML::Node& n, const std::string& path,
+                     const std::vector<std::string>& names) const {
+  std::string s = String(n, path);
+  auto it = std::find(names.begin(), names.end(), s);
+  if (it != names.end()) return static_cast<size_t>(it - names.begin());
+  std::string expected =
+      names.size() == 2 ? names[0] + " or " + names[1] : "one of " + Join(names, ", ");
+  Fail(n, path, "must be " + expected + ", got " + Quoted(s));
+}
+
 std::string Loader::Path(const YAML::Node& n, const std::string& path) const {
   return ResolvePath(base_dir_, NonEmpty(n, path));
 }
@@ -258,10 +317,7 @@ std::string Loader::EnvVarName(const YAML::Node& n, const std::string& path) con
 }
 
 ObjectState Loader::State(const YAML::Node& n, const std::string& path) const {
-  std::string s = String(n, path);
-  if (s == "present") return ObjectState::kPresent;
-  if (s == "absent") return ObjectState::kAbsent;
-  Fail(n, path, "must be present or absent, got " + Quoted(s));
+  return OneOf(n, path, {"present", "absent"}) == 0 ? ObjectState::kPresent : ObjectState::kAbsent;
 }
 
 void Loader::RequireList(const YAML::Node& n, const std::string& path) const {
@@ -293,6 +349,11 @@ YAML::Node Loader::Required(const Fields& f, const YAML::Node& parent, const std
   return n;
 }
 
+YAML::Node Loader::Section(const Fields& f, const std::string& path, const std::string& key) const {
+  if (!f.Has(key)) Fail(f.At(key), Child(path, key), "expected a map, got nothing");
+  return f.Get(key);
+}
+
 Config Loader::Load(const YAML::Node& root) {
   Config cfg;
   cfg.source = source_;
@@ -312,10 +373,10 @@ Config Loader::Load(const YAML::Node& root) {
 
 Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, size_t count,
                                const Config& cfg) {
-  Fields f = Map(
-      n, path,
-      {"name", "port", "listen", "data_dir", "postgres_bin", "profile", "memory", "cpus", "storage",
-       "max_connections", "parameters", "databases", "roles", "hba", "superuser", "lock_timeout"});
+  Fields f = Map(n, path,
+                 {"name", "port", "listen", "data_dir", "postgres_bin", "profile", "memory", "cpus",
+                  "storage", "max_connections", "parameters", "databases", "roles", "hba",
+                  "superuser", "lock_timeout", "router"});
   Instance inst;
   inst.location = Loc(n);
   InstanceNodes nodes{n, f.Get("name"), f.Get("port"), f.Get("data_dir")};
@@ -341,42 +402,21 @@ Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, siz
     inst.postgres_bin = bins.front();
   }
   if (f.Has("profile")) {
-    std::string p = String(f.Get("profile"), Child(path, "profile"));
-    if (p == "oltp") {
-      inst.profile = Profile::kOltp;
-    } else if (p == "olap") {
-      inst.profile = Profile::kOlap;
-    } else if (p == "tiny") {
-      inst.profile = Profile::kTiny;
-    } else {
-      Fail(f.Get("profile"), Child(path, "profile"),
-           "must be one of oltp, olap, tiny, got " + Quoted(p));
-    }
+    static const Profile kProfiles[] = {Profile::kOltp, Profile::kOlap, Profile::kTiny};
+    inst.profile =
+        kProfiles[OneOf(f.Get("profile"), Child(path, "profile"), {"oltp", "olap", "tiny"})];
   }
   if (f.Has("memory")) {
-    const YAML::Node m = f.Get("memory");
-    std::string s = String(m, Child(path, "memory"));
-    std::optional<uint64_t> bytes = ParseBytes(s);
-    if (!bytes) {
-      Fail(m, Child(path, "memory"),
-           "invalid size " + Quoted(s) + " (use e.g. 512MB, 2GiB or a number of bytes)");
-    }
-    if (*bytes < kMinMemoryBytes) Fail(m, Child(path, "memory"), "must be at least 1MB");
-    inst.memory_bytes = *bytes;
+    inst.memory_bytes = Bytes(f.Get("memory"), Child(path, "memory"), kMinMemoryBytes, UINT64_MAX);
   } else {
     inst.memory_bytes = std::max<uint64_t>(env_.MemoryBytes() / count, 1);
   }
   inst.cpus = f.Has("cpus") ? Integer(f.Get("cpus"), Child(path, "cpus"), 1, 4096)
                             : std::max(env_.Cpus(), 1);
   if (f.Has("storage")) {
-    std::string s = String(f.Get("storage"), Child(path, "storage"));
-    if (s == "ssd") {
-      inst.storage = Storage::kSsd;
-    } else if (s == "hdd") {
-      inst.storage = Storage::kHdd;
-    } else {
-      Fail(f.Get("storage"), Child(path, "storage"), "must be ssd or hdd, got " + Quoted(s));
-    }
+    inst.storage = OneOf(f.Get("storage"), Child(path, "storage"), {"ssd", "hdd"}) == 0
+                       ? Storage::kSsd
+                       : Storage::kHdd;
   } else {
     inst.storage = env_.IsRotational(inst.data_dir) ? Storage::kHdd : Storage::kSsd;
   }
@@ -386,14 +426,8 @@ Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, siz
   }
   if (f.Has("parameters")) Parameters(f.Get("parameters"), Child(path, "parameters"), inst);
   if (f.Has("lock_timeout")) {
-    const YAML::Node t = f.Get("lock_timeout");
-    std::string s = String(t, Child(path, "lock_timeout"));
-    std::optional<int64_t> ms = ParseDurationMs(s);
-    if (!ms) {
-      Fail(t, Child(path, "lock_timeout"),
-           "invalid duration " + Quoted(s) + " (use e.g. 500ms, 5s, 1min or milliseconds)");
-    }
-    inst.lock_timeout_ms = static_cast<int>(*ms);
+    inst.lock_timeout_ms =
+        static_cast<int>(Duration(f.Get("lock_timeout"), Child(path, "lock_timeout")));
   }
   if (f.Has("superuser")) Superuser(f.Get("superuser"), Child(path, "superuser"), inst);
 
@@ -469,6 +503,10 @@ Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, siz
   }
 
   CheckAgainstEarlier(inst, nodes, path, cfg);
+  // After the instance's own port is claimed, so the router's ports are checked against it.
+  if (f.Contains("router")) {
+    inst.router = ParseRouter(Section(f, path, "router"), Child(path, "router"), inst);
+  }
   return inst;
 }
 
@@ -787,6 +825,174 @@ HbaRule Loader::ParseHba(const YAML::Node& n, const std::string& path) const {
   return rule;
 }
 
+Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const Instance& inst) {
+  Fields f = Map(n, path,
+                 {"port",
+                  "readonly_port",
+                  "listen",
+                  "mode",
+                  "pool_size",
+                  "max_client_connections",
+                  "workers",
+                  "pool_wait_timeout",
+                  "idle_client_timeout",
+                  "idle_transaction_timeout",
+                  "query_timeout",
+                  "server_lifetime",
+                  "server_idle_timeout",
+                  "connect_timeout",
+                  "client_auth",
+                  "admin_roles",
+                  "tls",
+                  "server_tls",
+                  "metrics_port",
+                  "standbys",
+                  "max_message_bytes"});
+  Router r;
+  r.location = Loc(n);
+  std::string owner = "instance " + Quoted(inst.name);
+  const YAML::Node port = Required(f, n, path, "port");
+  r.port = Integer(port, Child(path, "port"), 1, 65535);
+  ClaimPort(r.port, port, Child(path, "port"), owner + " (router.port)");
+  // Optional ports: 0 or absent = off.
+  const std::pair<const char*, int*> optional_ports[] = {{"readonly_port", &r.readonly_port},
+                                                         {"metrics_port", &r.metrics_port}};
+  for (const auto& [key, field] : optional_ports) {
+    if (!f.Has(key)) continue;
+    *field = Integer(f.Get(key), Child(path, key), 0, 65535);
+    if (*field != 0) {
+      ClaimPort(*field, f.Get(key), Child(path, key), owner + " (router." + key + ")");
+    }
+  }
+  r.listen = f.Has("listen") ? Listen(f.Get("listen"), Child(path, "listen")) : inst.listen;
+  if (f.Has("mode")) {
+    r.mode = OneOf(f.Get("mode"), Child(path, "mode"), {"session", "transaction"}) == 0
+                 ? RouterMode::kSession
+                 : RouterMode::kTransaction;
+  }
+  const std::tuple<const char*, int*, int, int> counts[] = {
+      {"pool_size", &r.pool_size, 1, 262143},
+      {"max_client_connections", &r.max_client_connections, 1, 1000000},
+      {"workers", &r.workers, 0, 1024},
+  };
+  for (const auto& [key, field, min, max] : counts) {
+    if (f.Has(key)) *field = Integer(f.Get(key), Child(path, key), min, max);
+  }
+  const std::pair<const char*, int64_t*> durations[] = {
+      {"pool_wait_timeout", &r.pool_wait_timeout_ms},
+      {"idle_client_timeout", &r.idle_client_timeout_ms},
+      {"idle_transaction_timeout", &r.idle_transaction_timeout_ms},
+      {"query_timeout", &r.query_timeout_ms},
+      {"server_lifetime", &r.server_lifetime_ms},
+      {"server_idle_timeout", &r.server_idle_timeout_ms},
+      {"connect_timeout", &r.connect_timeout_ms},
+  };
+  for (const auto& [key, field] : durations) {
+    if (f.Has(key)) *field = Duration(f.Get(key), Child(path, key));
+  }
+  if (r.connect_timeout_ms == 0) {
+    Fail(f.Get("connect_timeout"), Child(path, "connect_timeout"), "must be more than 0");
+  }
+  if (f.Has("client_auth")) {
+    static const RouterClientAuth kAuth[] = {RouterClientAuth::kScramSha256, RouterClientAuth::kMd5,
+                                             RouterClientAuth::kPlain};
+    r.client_auth = kAuth[OneOf(f.Get("client_auth"), Child(path, "client_auth"),
+                                {"scram-sha-256", "md5", "plain"})];
+  }
+  r.admin_roles = f.Contains("admin_roles")
+                      ? AdminRoles(f.Get("admin_roles"), Child(path, "admin_roles"), inst)
+                      : std::vector<std::string>{inst.superuser};
+  if (f.Contains("tls")) RouterTls(Section(f, path, "tls"), Child(path, "tls"), r);
+  if (f.Has("server_tls")) r.server_tls = Boolean(f.Get("server_tls"), Child(path, "server_tls"));
+  if (f.Has("standbys")) r.standbys = Standbys(f.Get("standbys"), Child(path, "standbys"));
+  if (f.Has("max_message_bytes")) {
+    // PostgreSQL's own startup packet may be 10000 bytes; its largest message is 1GB.
+    r.max_message_bytes =
+        Bytes(f.Get("max_message_bytes"), Child(path, "max_message_bytes"), 16u << 10, 1u << 30);
+  }
+  return r;
+}
+
+void Loader::RouterTls(const YAML::Node& n, const std::string& path, Router& router) const {
+  Fields f = Map(n, path, {"mode", "cert_file", "key_file"});
+  if (f.Has("mode")) {
+    static const RouterTlsMode kModes[] = {RouterTlsMode::kDisable, RouterTlsMode::kAllow,
+                                           RouterTlsMode::kRequire};
+    router.tls_mode =
+        kModes[OneOf(f.Get("mode"), Child(path, "mode"), {"disable", "allow", "require"})];
+  }
+  if (f.Has("cert_file") != f.Has("key_file")) {
+    const char* given = f.Has("cert_file") ? "cert_file" : "key_file";
+    Fail(f.Get(given), Child(path, given),
+         "give both cert_file and key_file, or neither (tusk then generates a self-signed "
+         "certificate)");
+  }
+  const std::pair<const char*, std::string*> files[] = {{"cert_file", &router.tls_cert_file},
+                                                        {"key_file", &router.tls_key_file}};
+  for (const auto& [key, field] : files) {
+    if (!f.Has(key)) continue;
+    *field = Path(f.Get(key), Child(path, key));
+    if (!env_.FileReadable(*field)) Fail(f.Get(key), Child(path, key), "cannot read " + *field);
+  }
+}
+
+std::vector<std::string> Loader::AdminRoles(const YAML::Node& n, const std::string& path,
+                                            const Instance& inst) const {
+  RequireList(n, path);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n.size(); ++i) {
+    std::string name = ObjectName(n[i], Index(path, i), "role");
+    if (std::find(out.begin(), out.end(), name) != out.end()) {
+      Fail(n[i], Index(path, i), "duplicate role " + Quoted(name));
+    }
+    if (name != inst.superuser) {
+      auto it = role_index_.find(name);
+      if (it == role_index_.end()) {
+        Fail(n[i], Index(path, i),
+             "role " + Quoted(name) + " is not declared on instance " + Quoted(inst.name));
+      }
+      const Role& role = inst.roles[it->second];
+      if (role.state == ObjectState::kAbsent) {
+        Fail(n[i], Index(path, i), "role " + Quoted(name) + " is declared absent");
+      }
+      if (!role.login) Fail(n[i], Index(path, i), "role " + Quoted(name) + " cannot log in");
+    }
+    out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<RouterBackend> Loader::Standbys(const YAML::Node& n, const std::string& path) const {
+  RequireList(n, path);
+  std::vector<RouterBackend> out;
+  for (size_t i = 0; i < n.size(); ++i) {
+    std::string p = Index(path, i);
+    Fields f = Map(n[i], p, {"host", "port"});
+    RouterBackend b;
+    const YAML::Node host = Required(f, n[i], p, "host");
+    b.host = NonEmpty(host, Child(p, "host"));
+    if (HasSpace(b.host) || b.host.find(',') != std::string::npos) {
+      Fail(host, Child(p, "host"), "must be one host name or address");
+    }
+    if (f.Has("port")) b.port = Integer(f.Get("port"), Child(p, "port"), 1, 65535);
+    for (const RouterBackend& other : out) {
+      if (other.host == b.host && other.port == b.port) {
+        Fail(n[i], p, "duplicate standby " + b.host + ":" + std::to_string(b.port));
+      }
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+void Loader::ClaimPort(int port, const YAML::Node& n, const std::string& path,
+                       const std::string& owner) {
+  auto [it, inserted] = port_owner_.emplace(port, owner);
+  if (!inserted) {
+    Fail(n, path, "port " + std::to_string(port) + " is already used by " + it->second);
+  }
+}
+
 void Loader::CheckReferences(const Instance& inst, const std::vector<MembershipRef>& refs) const {
   for (const MembershipRef& ref : refs) {
     auto target = role_index_.find(ref.target);
@@ -849,11 +1055,7 @@ void Loader::CheckAgainstEarlier(const Instance& inst, const InstanceNodes& node
   if (auto it = instance_by_name_.find(inst.name); it != instance_by_name_.end()) {
     Fail(at(nodes.name), Child(path, "name"), "duplicate instance name " + Quoted(inst.name));
   }
-  if (auto it = instance_by_port_.find(inst.port); it != instance_by_port_.end()) {
-    Fail(at(nodes.port), Child(path, "port"),
-         "port " + std::to_string(inst.port) + " is already used by instance " +
-             Quoted(cfg.instances[it->second].name));
-  }
+  ClaimPort(inst.port, at(nodes.port), Child(path, "port"), "instance " + Quoted(inst.name));
   // Overlap: an earlier data_dir equal to this one or one of its ancestors,
   // or lying below it (the first key after "<dir>/" in sorted order).
   const std::string& dir = inst.data_dir;
@@ -880,7 +1082,6 @@ void Loader::CheckAgainstEarlier(const Instance& inst, const InstanceNodes& node
   }
   size_t position = cfg.instances.size();
   instance_by_name_.emplace(inst.name, position);
-  instance_by_port_.emplace(inst.port, position);
   instance_by_data_dir_.emplace(inst.data_dir, position);
 }
 

@@ -58,7 +58,7 @@ std::optional<int64_t> ParseDurationMs(std::string_view s) {
     mult = 1;
   } else if (unit == "s") {
     mult = 1000;
-  } else if (unit == "min") {
+  } else if (unit == "min" || unit == "m") {
     mult = 60 * 1000;
   } else if (unit == "h") {
     mult = 60 * 60 * 1000;

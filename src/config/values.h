@@ -20,9 +20,9 @@ std::optional<int64_t> ParseInteger(std::string_view s);
 std::optional<bool> ParseBoolean(std::string_view s);
 
 /// Parses a duration into milliseconds: an integer (milliseconds) or an integer
-/// followed by a unit ms, s, min, h or d ("500ms", "5s", "1min"; a space before
-/// the unit is allowed). Returns nullopt for negatives, fractions, unknown units,
-/// or values above INT32_MAX milliseconds.
+/// followed by a unit ms, s, min (or m), h or d ("500ms", "5s", "10m"; a space
+/// before the unit is allowed; units are case-insensitive). Returns nullopt for negatives,
+/// fractions, unknown units, or values above INT32_MAX milliseconds.
 std::optional<int64_t> ParseDurationMs(std::string_view s);
 
 /// Instance names: [a-z][a-z0-9_-]*, at most 40 bytes.

@@ -90,8 +90,7 @@ class Object {
 
   static int64_t IntegerValue(const json& v, const std::string& key, int64_t min, int64_t max) {
     if (!v.is_number_integer()) Bad(key, "expected an integer");
-    bool too_big =
-        v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(kInt64Max);
+    bool too_big = v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(kInt64Max);
     int64_t n = too_big ? kInt64Max : v.get<int64_t>();
     if (!too_big && n >= min && n <= max) return n;
     if (max == kInt64Max || max == kIntMax) Bad(key, "must be >= " + std::to_string(min));
@@ -295,7 +294,8 @@ Result<std::vector<std::pair<std::string, std::string>>> LoadRouterSecrets(
   Result<std::string> text = ReadSmallFile(path);
   if (!text.ok()) return Internal(text.status().message());
   json doc = json::parse(*text, nullptr, false);
-  Status bad = Internal(path + ": not a router secrets file (expected {\"roles\": {name: password}})");
+  Status bad =
+      Internal(path + ": not a router secrets file (expected {\"roles\": {name: password}})");
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("roles") ||
       !doc["roles"].is_object()) {
     return bad;

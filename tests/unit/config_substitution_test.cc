@@ -118,7 +118,8 @@ TEST(ConfigValues, ParseDurationMs) {
   EXPECT_EQ(ParseDurationMs("3 S"), 3000);
   EXPECT_FALSE(ParseDurationMs("-1s"));
   EXPECT_FALSE(ParseDurationMs("1.5s"));
-  EXPECT_FALSE(ParseDurationMs("5m"));
+  EXPECT_EQ(ParseDurationMs("10m"), 600000);
+  EXPECT_FALSE(ParseDurationMs("5mo"));
   EXPECT_FALSE(ParseDurationMs("s"));
   EXPECT_FALSE(ParseDurationMs("30d"));  // above INT32_MAX ms
 }

@@ -1,0 +1,280 @@
+// RouterSpec JSON: render/parse round trip, defaults of a minimal spec, each
+// rejected input with the key it names, the file loaders and the secrets file.
+#include "router/router_spec.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace tusk::router {
+namespace {
+
+/// Every field set to something other than its default.
+RouterSpec Full() {
+  RouterSpec s;
+  s.instance = "main";
+  s.listen = "127.0.0.1,10.0.0.5";
+  s.port = 6432;
+  s.readonly_port = 6433;
+  s.mode = PoolMode::kSession;
+  s.workers = 3;
+  s.pool_size = 7;
+  s.max_client_connections = 500;
+  s.pool_wait_timeout_ms = 0;
+  s.idle_client_timeout_ms = 1;
+  s.idle_transaction_timeout_ms = 2;
+  s.query_timeout_ms = 3;
+  s.server_lifetime_ms = 4;
+  s.server_idle_timeout_ms = 5;
+  s.connect_timeout_ms = 6;
+  s.max_message_bytes = 1u << 20;
+  s.client_auth = ClientAuth::kMd5;
+  s.admin_roles = {"postgres", "ops"};
+  s.tls_mode = TlsMode::kRequire;
+  s.tls_cert_file = "/s/.tls/main/router.crt";
+  s.tls_key_file = "/s/.tls/main/router.key";
+  s.server_tls = true;
+  s.metrics_port = 9187;
+  s.metrics_listen = "0.0.0.0";
+  s.primary = {"127.0.0.1", 5432};
+  s.standbys = {{"10.0.0.6", 5433}, {"/var/run/postgresql", 5434}};
+  s.secrets_file = "/s/.secrets/main.router.json";
+  s.status_file = "/s/.agent/main.router.status.json";
+  s.pid_file = "/s/.run/main.router.pid";
+  return s;
+}
+
+void ExpectSame(const RouterSpec& a, const RouterSpec& b) {
+  EXPECT_EQ(a.instance, b.instance);
+  EXPECT_EQ(a.listen, b.listen);
+  EXPECT_EQ(a.port, b.port);
+  EXPECT_EQ(a.readonly_port, b.readonly_port);
+  EXPECT_EQ(a.mode, b.mode);
+  EXPECT_EQ(a.workers, b.workers);
+  EXPECT_EQ(a.pool_size, b.pool_size);
+  EXPECT_EQ(a.max_client_connections, b.max_client_connections);
+  EXPECT_EQ(a.pool_wait_timeout_ms, b.pool_wait_timeout_ms);
+  EXPECT_EQ(a.idle_client_timeout_ms, b.idle_client_timeout_ms);
+  EXPECT_EQ(a.idle_transaction_timeout_ms, b.idle_transaction_timeout_ms);
+  EXPECT_EQ(a.query_timeout_ms, b.query_timeout_ms);
+  EXPECT_EQ(a.server_lifetime_ms, b.server_lifetime_ms);
+  EXPECT_EQ(a.server_idle_timeout_ms, b.server_idle_timeout_ms);
+  EXPECT_EQ(a.connect_timeout_ms, b.connect_timeout_ms);
+  EXPECT_EQ(a.max_message_bytes, b.max_message_bytes);
+  EXPECT_EQ(a.client_auth, b.client_auth);
+  EXPECT_EQ(a.admin_roles, b.admin_roles);
+  EXPECT_EQ(a.tls_mode, b.tls_mode);
+  EXPECT_EQ(a.tls_cert_file, b.tls_cert_file);
+  EXPECT_EQ(a.tls_key_file, b.tls_key_file);
+  EXPECT_EQ(a.server_tls, b.server_tls);
+  EXPECT_EQ(a.metrics_port, b.metrics_port);
+  EXPECT_EQ(a.metrics_listen, b.metrics_listen);
+  EXPECT_EQ(a.primary, b.primary);
+  EXPECT_EQ(a.standbys, b.standbys);
+  EXPECT_EQ(a.secrets_file, b.secrets_file);
+  EXPECT_EQ(a.status_file, b.status_file);
+  EXPECT_EQ(a.pid_file, b.pid_file);
+}
+
+TEST(RouterSpec, RoundTripEveryField) {
+  RouterSpec s = Full();
+  std::string text = RenderRouterSpec(s);
+  Result<RouterSpec> back = ParseRouterSpec(text);
+  ASSERT_TRUE(back.ok()) << back.status().message() << "\n" << text;
+  ExpectSame(*back, s);
+  EXPECT_EQ(RenderRouterSpec(*back), text);
+}
+
+TEST(RouterSpec, RoundTripOtherEnumValues) {
+  for (ClientAuth auth : {ClientAuth::kScramSha256, ClientAuth::kPlain}) {
+    RouterSpec s = Full();
+    s.client_auth = auth;
+    s.mode = PoolMode::kTransaction;
+    s.tls_mode = auth == ClientAuth::kPlain ? TlsMode::kDisable : TlsMode::kAllow;
+    Result<RouterSpec> back = ParseRouterSpec(RenderRouterSpec(s));
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    ExpectSame(*back, s);
+  }
+}
+
+TEST(RouterSpec, EnumsAreStrings) {
+  auto doc = nlohmann::json::parse(RenderRouterSpec(Full()));
+  EXPECT_EQ(doc["mode"], "session");
+  EXPECT_EQ(doc["client_auth"], "md5");
+  EXPECT_EQ(doc["tls_mode"], "require");
+  EXPECT_EQ(doc["primary"], (nlohmann::json{{"host", "127.0.0.1"}, {"port", 5432}}));
+  EXPECT_EQ(doc["standbys"][1]["host"], "/var/run/postgresql");
+}
+
+TEST(RouterSpec, MinimalSpecGetsDefaults) {
+  Result<RouterSpec> s = ParseRouterSpec(R"({"instance": "main", "port": 6432,
+      "tls_mode": "disable", "primary": {"host": "127.0.0.1", "port": 5432},
+      "secrets_file": "/s/r.json"})");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  RouterSpec want;
+  want.instance = "main";
+  want.port = 6432;
+  want.tls_mode = TlsMode::kDisable;
+  want.primary = {"127.0.0.1", 5432};
+  want.secrets_file = "/s/r.json";
+  ExpectSame(*s, want);
+  EXPECT_EQ(s->mode, PoolMode::kTransaction);
+  EXPECT_EQ(s->pool_size, 20);
+  EXPECT_EQ(s->max_message_bytes, 64u << 20);
+}
+
+/// Full() rendered, with `key` replaced by `value` (or removed when value is discarded).
+std::string Edited(const std::string& key, const nlohmann::json& value, bool remove = false) {
+  auto doc = nlohmann::json::parse(RenderRouterSpec(Full()));
+  if (remove) {
+    doc.erase(key);
+  } else {
+    doc[key] = value;
+  }
+  return doc.dump();
+}
+
+void ExpectError(const std::string& text, const std::string& message) {
+  Result<RouterSpec> s = ParseRouterSpec(text);
+  ASSERT_FALSE(s.ok()) << "parsed: " << text;
+  EXPECT_EQ(s.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.status().message(), message);
+}
+
+TEST(RouterSpec, Errors) {
+  using nlohmann::json;
+  ExpectError("{", "router spec: not valid JSON");
+  ExpectError("[]", "router spec: (top level): expected an object");
+  ExpectError(Edited("pool_sise", 3), "router spec: pool_sise: unknown key");
+  ExpectError(Edited("instance", "", true), "router spec: instance: missing (required)");
+  ExpectError(Edited("instance", ""), "router spec: instance: must not be empty");
+  ExpectError(Edited("instance", 7), "router spec: instance: expected a string");
+  ExpectError(Edited("listen", ""), "router spec: listen: must not be empty");
+  ExpectError(Edited("port", 0, true), "router spec: port: missing (required)");
+  ExpectError(Edited("port", 0), "router spec: port: must be between 1 and 65535");
+  ExpectError(Edited("port", 70000), "router spec: port: must be between 1 and 65535");
+  ExpectError(Edited("port", "6432"), "router spec: port: expected an integer");
+  ExpectError(Edited("port", 6432.5), "router spec: port: expected an integer");
+  ExpectError(Edited("readonly_port", -1),
+              "router spec: readonly_port: must be between 0 and 65535");
+  ExpectError(Edited("readonly_port", 6432), "router spec: readonly_port: must differ from port");
+  ExpectError(Edited("mode", "statement"),
+              "router spec: mode: must be one of session, transaction, got \"statement\"");
+  ExpectError(Edited("workers", -1), "router spec: workers: must be between 0 and 1024");
+  ExpectError(Edited("pool_size", 0), "router spec: pool_size: must be >= 1");
+  ExpectError(Edited("pool_size", 1ull << 40), "router spec: pool_size: must be >= 1");
+  ExpectError(Edited("max_client_connections", 0),
+              "router spec: max_client_connections: must be >= 1");
+  ExpectError(Edited("query_timeout_ms", -5), "router spec: query_timeout_ms: must be >= 0");
+  ExpectError(Edited("server_lifetime_ms", 18446744073709551615ull),
+              "router spec: server_lifetime_ms: must be >= 0");
+  ExpectError(Edited("connect_timeout_ms", 0), "router spec: connect_timeout_ms: must be >= 1");
+  ExpectError(Edited("max_message_bytes", 100),
+              "router spec: max_message_bytes: must be between 16384 and 1073741824");
+  ExpectError(Edited("client_auth", "trust"),
+              "router spec: client_auth: must be one of scram-sha-256, md5, plain, got \"trust\"");
+  ExpectError(Edited("admin_roles", "postgres"), "router spec: admin_roles: expected an array");
+  ExpectError(Edited("admin_roles", json::array({"a", ""})),
+              "router spec: admin_roles[1]: must not be empty");
+  ExpectError(Edited("tls_mode", true), "router spec: tls_mode: expected a string");
+  ExpectError(Edited("tls_mode", "verify"),
+              "router spec: tls_mode: must be one of disable, allow, require, got \"verify\"");
+  ExpectError(Edited("tls_cert_file", ""),
+              "router spec: tls_cert_file: required unless tls_mode is disable");
+  ExpectError(Edited("tls_key_file", "", true),
+              "router spec: tls_key_file: required unless tls_mode is disable");
+  ExpectError(Edited("server_tls", 1), "router spec: server_tls: expected true or false");
+  ExpectError(Edited("metrics_port", 65536),
+              "router spec: metrics_port: must be between 0 and 65535");
+  ExpectError(Edited("metrics_listen", ""), "router spec: metrics_listen: must not be empty");
+  ExpectError(Edited("primary", 0, true), "router spec: primary: missing (required)");
+  ExpectError(Edited("primary", "127.0.0.1:5432"), "router spec: primary: expected an object");
+  ExpectError(Edited("primary", json{{"host", "h"}}),
+              "router spec: primary.port: missing (required)");
+  ExpectError(Edited("primary", json{{"host", ""}, {"port", 1}}),
+              "router spec: primary.host: must not be empty");
+  ExpectError(Edited("primary", json{{"host", "h"}, {"port", 1}, {"weight", 2}}),
+              "router spec: primary.weight: unknown key");
+  ExpectError(Edited("standbys", json::object()), "router spec: standbys: expected an array");
+  ExpectError(Edited("standbys", json::array({json{{"host", "a"}, {"port", 1}},
+                                              json{{"host", "b"}, {"port", 0}}})),
+              "router spec: standbys[1].port: must be between 1 and 65535");
+  ExpectError(Edited("secrets_file", ""), "router spec: secrets_file: must not be empty");
+  ExpectError(Edited("status_file", nullptr), "router spec: status_file: expected a string");
+  ExpectError(Edited("pid_file", 1), "router spec: pid_file: expected a string");
+}
+
+TEST(RouterSpec, TlsFilesOptionalWhenDisabled) {
+  auto doc = nlohmann::json::parse(RenderRouterSpec(Full()));
+  doc["tls_mode"] = "disable";
+  doc.erase("tls_cert_file");
+  doc.erase("tls_key_file");
+  Result<RouterSpec> s = ParseRouterSpec(doc.dump());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->tls_cert_file, "");
+}
+
+class RouterSpecFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/router-spec-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::string dir_;
+};
+
+TEST_F(RouterSpecFiles, LoadRouterSpec) {
+  std::string path = Write("spec.json", RenderRouterSpec(Full()));
+  Result<RouterSpec> s = LoadRouterSpec(path);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ExpectSame(*s, Full());
+
+  Result<RouterSpec> missing = LoadRouterSpec(dir_ + "/nope.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_NE(missing.status().message().find("nope.json"), std::string::npos);
+
+  std::string bad = Write("bad.json", Edited("pool_size", 0));
+  Result<RouterSpec> invalid = LoadRouterSpec(bad);
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(invalid.status().message(), bad + ": router spec: pool_size: must be >= 1");
+}
+
+TEST_F(RouterSpecFiles, LoadRouterSecrets) {
+  std::string path = Write("s.json", R"({"roles": {"postgres": "pw1", "app": "p\"w2"}})");
+  auto secrets = LoadRouterSecrets(path);
+  ASSERT_TRUE(secrets.ok()) << secrets.status().message();
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(*secrets, (Pairs{{"app", "p\"w2"}, {"postgres", "pw1"}}));
+
+  auto empty = LoadRouterSecrets(Write("e.json", R"({"roles": {}})"));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+
+  for (const char* text :
+       {"", "[]", R"({"role": {}})", R"({"roles": []})", R"({"roles": {"a": 1234567}})"}) {
+    auto r = LoadRouterSecrets(Write("x.json", text));
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), Code::kInternal);
+    EXPECT_EQ(r.status().message().find("1234567"), std::string::npos);
+  }
+  auto missing = LoadRouterSecrets(dir_ + "/nope.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kInternal);
+}
+
+}  // namespace
+}  // namespace tusk::router
