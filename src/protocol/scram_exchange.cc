@@ -197,8 +197,7 @@ Result<std::string> ScramServer::HandleClientFinal(std::string_view client_final
   if (final_nonce != nonce) return InvalidArgument("SCRAM nonce mismatch");
   char name = 0;
   do {  // extensions before the proof, ignored
-    if (attrs.at_end() || !attrs.Next(&name, &proof_b64))
-      return Malformed("expected attribute \"p\"");
+    if (!attrs.Next(&name, &proof_b64)) return Malformed("expected attribute \"p\"");
   } while (name != 'p');
   if (!attrs.at_end()) return Malformed("garbage at end of client-final-message");
   std::optional<std::string> proof = Base64Decode(proof_b64);

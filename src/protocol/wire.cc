@@ -11,6 +11,12 @@ using internal::AppendHeader;
 
 namespace {
 
+// Latches a Reader's failure flag; returns false for the caller to return.
+bool Fail(bool& failed) {
+  failed = true;
+  return false;
+}
+
 // Bytes a cstring takes on the wire.
 size_t CStringBytes(std::string_view s) { return s.size() + 1; }
 
@@ -18,12 +24,6 @@ void AppendAuthentication(std::string& out, int32_t code, std::string_view paylo
   AppendHeader(out, 'R', 4 + payload.size());
   AppendInt32(out, code);
   out.append(payload);
-}
-
-// Latches a Reader's failure flag; returns false for the caller to return.
-bool Fail(bool& failed) {
-  failed = true;
-  return false;
 }
 
 void AppendEmpty(std::string& out, char type) { AppendHeader(out, type, 0); }
