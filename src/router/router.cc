@@ -145,17 +145,9 @@ SSL_CTX* MakeClientTlsContext(const RouterSpec& spec, std::string* error) {
   return ctx;
 }
 
-nlohmann::json LatencyJson(metrics::Histogram& h) {
-  auto s = h.Snapshot();
-  return {{"count", s.count},         {"p50", s.Percentile(50)},   {"p95", s.Percentile(95)},
-          {"p99", s.Percentile(99)},  {"p999", s.Percentile(99.9)}, {"max", s.max_us}};
-}
-
 std::string StatusJson(SharedState& shared, bool* any_paused) {
   auto settings = shared.settings();
   nlohmann::json pools = nlohmann::json::array();
-  metrics::Histogram* dummy = nullptr;
-  (void)dummy;
   metrics::HistogramSnapshot q, x, w;
   bool paused = false;
   for (const auto& p : shared.Pools()) {

@@ -404,7 +404,8 @@ void ServerConn::HandleActive() {
     }
     std::string_view frame = in_.view().substr(0, f.size());
     Segment& seg = front();
-    bool forward = true;
+    const bool drop_all = seg.drop_all;  // `seg` dies when ReadyForQuery pops it
+    bool forward = !drop_all;
     switch (f.type) {
       case '1':
         if (seg.drop_parse > 0) {
@@ -431,7 +432,7 @@ void ServerConn::HandleActive() {
         if (ps) {
           std::string name(ps->name);
           params_[name] = std::string(ps->value);
-          if (c != nullptr && !seg.drop_all) c->params()[name] = std::string(ps->value);
+          if (c != nullptr && !drop_all) c->params()[name] = std::string(ps->value);
         }
         break;
       }
@@ -442,11 +443,10 @@ void ServerConn::HandleActive() {
           return;
         }
         tx_ = *tx;
-        if (!seg.drop_all && seg.start_us != 0) {
+        if (!drop_all && seg.start_us != 0) {
           pool_->stats().query_us.Record(static_cast<uint64_t>(NowUs() - seg.start_us));
           pool_->stats().queries.Add();
         }
-        forward = !seg.drop_all;
         if (!segments_.empty()) {
           segments_.pop_front();
         } else {
@@ -458,7 +458,6 @@ void ServerConn::HandleActive() {
       default:
         break;
     }
-    if (seg.drop_all && f.type != 'Z') forward = false;
     if (forward && c != nullptr) {
       c->out().Append(frame);
       pool_->stats().bytes_sent.Add(frame.size());
