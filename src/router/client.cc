@@ -261,6 +261,8 @@ void ClientConn::DetachFromPool() {
     s->set_client(nullptr);
     pool_->stats().clients_active.Add(-1);
     pool_->stats().servers_active.Add(-1);
+    pool_->stats().transaction_us.Record(static_cast<uint64_t>(NowUs() - link_us_));
+    pool_->stats().transactions.Add();
     s->backend()->outstanding--;
     bool clean = s->Quiet() && !closing_;
     s->set_state(ServerState::kIdle);
@@ -595,6 +597,9 @@ void ClientConn::Unlink() {
 
 void ClientConn::CancelQuery() {
   if (server_ == nullptr || server_->backend_pid() == 0) return;
+  int64_t busy = server_->busy_since_us();
+  if (busy != 0 && busy == cancelled_busy_us_) return;  // query_timeout: once per query
+  cancelled_busy_us_ = busy;
   SendCancel(server_->backend()->backend, server_->backend_pid(), server_->backend_key());
 }
 

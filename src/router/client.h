@@ -148,6 +148,7 @@ class ClientConn : public IoHandler {
   int64_t last_active_ms_ = 0;
   int64_t wait_start_us_ = 0;
   int64_t link_us_ = 0;
+  int64_t cancelled_busy_us_ = 0;  ///< busy_since of the query last cancelled
   bool readable_ = false;
   bool closing_ = false;  ///< flush out_, then close
   bool in_pump_ = false;
