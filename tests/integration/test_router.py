@@ -1,0 +1,689 @@
+"""The router (tusk's wire-protocol pooler) with real clients: psql,
+psycopg2, pgbench and a hand-written protocol client, in transaction and in
+session mode, with TLS, limits, the admin console, metrics and standbys.
+
+Each class runs one `tusk up` (an instance `main` with database `app`, owned
+by the non-superuser login role `app`, and a `router:` section) in its own
+directory on its own free ports; the tests of a class share it.
+"""
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+
+from harness import PG_BIN, free_port, wait_until
+from router_support import RouterCase, LoginFailed, errors_in, scram_login
+
+
+def in_thread(fn):
+    """Starts fn in a thread; returns (thread, box) where box gets 'result',
+    'error' and 'done_at'."""
+    box = {}
+
+    def run():
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # reported by the test
+            box["error"] = e
+        box["done_at"] = time.monotonic()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, box
+
+
+class ClientTests:
+    """Tests every pooling mode must pass; mixed into a RouterCase."""
+
+    def test_psql_read_write_and_read_only_ports(self):
+        for port, label in ((self.port, "read-write"), (self.ro_port, "read-only")):
+            with self.subTest(port=label):
+                p = self.run_psql(self.dsn(port=port), "-At", "-c",
+                                  "SELECT current_user, current_database(), pg_is_in_recovery()")
+                self.assertEqual(p.stdout.strip(), "app|app|f")
+                # Several statements and a transaction in one psql session.
+                p = self.run_psql(self.dsn(port=port), "-At", "-c", "BEGIN", "-c",
+                                  "SELECT 40 + 2", "-c", "COMMIT")
+                self.assertIn("42", p.stdout.split())
+
+    def test_psycopg2_read_write_and_read_only_ports(self):
+        rw = self.connect()
+        with rw.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS pg2_items (id int, name text)")
+            cur.executemany("INSERT INTO pg2_items VALUES (%s, %s)",
+                            [(i, f"item {i}") for i in range(20)])
+        rw.commit()
+        self.assertEqual(self.scalar(rw, "SELECT count(*) FROM pg2_items"), 20)
+        self.assertFalse(self.scalar(rw, "SELECT pg_is_in_recovery()"))
+        rw.commit()
+        ro = self.connect(port=self.ro_port)
+        # No standbys configured: the read-only port falls back to the primary.
+        self.assertFalse(self.scalar(ro, "SELECT pg_is_in_recovery()"))
+        self.assertEqual(self.scalar(ro, "SELECT name FROM pg2_items WHERE id = %s", (7,)),
+                         "item 7")
+        ro.commit()
+        # Parameters (extended protocol with server-side binding via psycopg2 literals)
+        # and a session setting that must stick across transactions.
+        with rw.cursor() as cur:
+            cur.execute("SET application_name = 'router_it'")
+        rw.commit()
+        for _ in range(3):
+            self.assertEqual(self.scalar(rw, "SHOW application_name"), "router_it")
+            rw.commit()
+
+    def test_copy_in_and_out(self):
+        conn = self.connect()
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE copy_rows (id int, note text)")
+            data = "".join(f"{i}\tnote {i}\n" for i in range(5000))
+            cur.copy_expert("COPY copy_rows FROM STDIN", io.StringIO(data))
+            self.assertEqual(cur.rowcount, 5000)
+        conn.commit()
+        self.assertEqual(self.scalar(conn, "SELECT count(*) FROM copy_rows"), 5000)
+        conn.commit()
+        out = io.StringIO()
+        with conn.cursor() as cur:
+            cur.copy_expert("COPY (SELECT * FROM copy_rows ORDER BY id) TO STDOUT", out)
+        conn.commit()
+        lines = out.getvalue().splitlines()
+        self.assertEqual(len(lines), 5000)
+        self.assertEqual(lines[4999], "4999\tnote 4999")
+        # psql's \copy through the router, both directions.
+        path = os.path.join(self.dir, "copy_out.tsv")
+        self.run_psql(self.dsn(), "-c", f"\\copy copy_rows TO '{path}'")
+        with open(path) as f:
+            self.assertEqual(len(f.read().splitlines()), 5000)
+        p = self.run_psql(self.dsn(), "-c", f"\\copy copy_rows FROM '{path}'")
+        self.assertIn("COPY 5000", p.stdout)
+        self.assertEqual(self.scalar(conn, "SELECT count(*) FROM copy_rows"), 10000)
+        conn.commit()
+
+    def test_cancel(self):
+        conn = self.connect()
+        start = time.monotonic()
+
+        def sleep_query():
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_sleep(30)")
+
+        t, box = in_thread(sleep_query)
+        time.sleep(1)
+        conn.cancel()
+        t.join(timeout=15)
+        self.assertFalse(t.is_alive(), "the cancelled query was still running 16 s later\n"
+                         + self.router_log())
+        self.assertIsInstance(box.get("error"), psycopg2.errors.QueryCanceled, box)
+        self.assertLess(box["done_at"] - start, 10)
+        conn.rollback()
+        self.assertEqual(self.scalar(conn, "SELECT 1"), 1)  # the connection is still usable
+        conn.rollback()
+
+    def test_killed_client_leaves_no_open_transaction(self):
+        setup = self.connect()
+        with setup.cursor() as cur:
+            cur.execute("CREATE TABLE killed_rows (tag text)")
+        setup.commit()
+        marker = f"killed-{self.mode}"
+        script = ("import psycopg2, sys, time\n"
+                  "conn = psycopg2.connect(sys.argv[1])\n"
+                  "cur = conn.cursor()\n"
+                  "cur.execute('INSERT INTO killed_rows VALUES (%s)', (sys.argv[2],))\n"
+                  "print('inserted', flush=True)\n"
+                  "time.sleep(120)\n")
+        child = subprocess.Popen([sys.executable, "-c", script, self.dsn(), marker],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        def reap():
+            if child.poll() is None:
+                child.kill()
+            child.communicate(timeout=10)  # also closes the pipes
+
+        self.addCleanup(reap)
+        line = child.stdout.readline()
+        self.assertEqual(line.strip(), "inserted", child.stderr.read() if not line else line)
+        direct = psycopg2.connect(self.direct_dsn())
+        direct.autocommit = True
+        self.addCleanup(direct.close)
+        open_tx = ("SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' "
+                   "AND state LIKE 'idle in transaction%'")
+        self.assertEqual(self.scalar(direct, open_tx), 1, "the child's transaction should be open")
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        gone = wait_until(lambda: self.scalar(direct, open_tx) == 0, timeout=5, interval=0.1)
+        self.assertTrue(gone, "an 'idle in transaction' backend of role app survived its "
+                        "client's SIGKILL by 5 s\n" + self.router_log())
+        self.assertEqual(
+            self.scalar(direct, "SELECT count(*) FROM killed_rows WHERE tag = %s", (marker,)), 0)
+
+    def test_scram_wrong_password_and_unknown_role(self):
+        # The real password works (SCRAM, by psycopg2 and by hand).
+        self.assertEqual(self.scalar(self.connect(), "SELECT current_user"), "app")
+        w = self.login()
+        self.assertEqual(errors_in(w.query("SELECT 1")), [])
+        for user, password in (("app", "wrong password"), ("nobody_here", "whatever")):
+            with self.subTest(user=user):
+                with self.assertRaises(psycopg2.OperationalError) as cm:
+                    psycopg2.connect(self.dsn(user=user, password=password))
+                self.assertIn(f'password authentication failed for user "{user}"',
+                              str(cm.exception))
+                with self.assertRaises(LoginFailed) as raw:
+                    scram_login(self.wire(), user, password, "app")
+                self.assertEqual(raw.exception.fields.get("C"), "28P01", raw.exception.fields)
+
+
+    def check_pause(self, release, blocked, expected):
+        """PAUSE must wait while a client holds a server; release() lets it
+        finish. While paused, blocked() must not complete; after RESUME it
+        returns `expected`."""
+        pause = subprocess.Popen(
+            ["psql", "-X", "-d", self.dsn(user="postgres", db="tusk"), "-c", "PAUSE"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={"PATH": os.environ["PATH"]})
+        self.addCleanup(lambda: pause.poll() is None and pause.kill())
+        resumed = False
+        try:
+            time.sleep(1.5)
+            if pause.poll() is not None:
+                self.fail("PAUSE returned while a client held a server: "
+                          + "".join(pause.communicate()))
+            release()
+            out, err = pause.communicate(timeout=10)
+            self.assertEqual(pause.returncode, 0, err)
+            self.assertIn("PAUSE", out)
+            _, rows = self.admin("SHOW POOLS")
+            self.assertIn("yes", [r[10] for r in rows if r[0] == "app"], rows)
+            t, box = in_thread(blocked)
+            time.sleep(1.5)
+            self.assertTrue(t.is_alive(), f"work went through while paused: {box}")
+            self.admin_command("RESUME")
+            resumed = True
+            t.join(timeout=10)
+            self.assertFalse(t.is_alive(), "the waiting work did not run after RESUME")
+            self.assertEqual(box.get("result"), expected, box)
+        finally:
+            if not resumed:
+                self.admin_command("RESUME", check=False)
+
+
+class TransactionModeTest(ClientTests, RouterCase):
+    mode = "transaction"
+    router = """
+        pool_size: 10
+        max_client_connections: 10000
+        pool_wait_timeout: 30s
+        client_auth: scram-sha-256
+        tls: {mode: allow}
+        metrics_port: {metrics_port}
+        """
+
+    # -- pgbench ---------------------------------------------------------------
+
+    pgbench_ready = False
+
+    def pgbench_init(self):
+        if TransactionModeTest.pgbench_ready:
+            return
+        p = subprocess.run(["pgbench", "-i", "-s", "1", self.direct_dsn(user="app")],
+                           capture_output=True, text=True, timeout=300,
+                           env={"PATH": os.environ["PATH"]})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        TransactionModeTest.pgbench_ready = True
+
+    def pgbench(self, protocol):
+        self.pgbench_init()
+        p = subprocess.run(["pgbench", "-M", protocol, "-c", "50", "-j", "2", "-T", "5",
+                            self.dsn()],
+                           capture_output=True, text=True, timeout=120,
+                           env={"PATH": os.environ["PATH"]})
+        report = f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}\n{self.router_log()}"
+        self.assertEqual(p.returncode, 0, report)
+        self.assertRegex(p.stdout, r"number of failed transactions: 0\b", report)
+        errors = [l for l in (p.stdout + p.stderr).splitlines() if "error" in l.lower()]
+        self.assertEqual(errors, [], report)
+        processed = int(re.search(r"number of transactions actually processed: (\d+)",
+                                  p.stdout).group(1))
+        self.assertGreater(processed, 50, report)
+
+    def test_pgbench_simple(self):
+        self.pgbench("simple")
+
+    def test_pgbench_extended(self):
+        self.pgbench("extended")
+
+    def test_pgbench_prepared(self):
+        self.pgbench("prepared")
+
+    # -- transaction-mode rules ------------------------------------------------
+
+    def test_listen_is_refused_with_a_pointer_to_session_mode(self):
+        conn = self.connect()
+        conn.autocommit = True
+        with self.assertRaises(psycopg2.errors.FeatureNotSupported) as cm:
+            with conn.cursor() as cur:
+                cur.execute("LISTEN router_events")
+        e = cm.exception
+        self.assertEqual(e.pgcode, "0A000")
+        self.assertIn("session", f"{e.diag.message_primary} {e.diag.message_hint}")
+        self.assertEqual(self.scalar(conn, "SELECT 1"), 1)  # the client is still fine
+
+    # -- TLS -------------------------------------------------------------------
+
+    def test_tls_with_psql_and_psycopg2(self):
+        p = self.run_psql(self.dsn(sslmode="require"), "-c", "\\conninfo")
+        self.assertIn("SSL connection", p.stdout)
+        p = self.run_psql(self.dsn(sslmode="require"), "-At", "-c", "SELECT current_user")
+        self.assertEqual(p.stdout.strip(), "app")
+        tls = self.connect(sslmode="require")
+        self.assertTrue(tls.info.ssl_in_use)
+        self.assertEqual(self.scalar(tls, "SELECT 7"), 7)
+        tls_ro = self.connect(sslmode="require", port=self.ro_port)
+        self.assertTrue(tls_ro.info.ssl_in_use)
+        self.assertEqual(self.scalar(tls_ro, "SELECT 8"), 8)
+        # tls mode allow: plaintext is accepted too.
+        plain = self.connect(sslmode="disable")
+        self.assertFalse(plain.info.ssl_in_use)
+        self.assertEqual(self.scalar(plain, "SELECT 9"), 9)
+
+    # -- malformed input ---------------------------------------------------------
+
+    def test_startup_packet_with_bad_length(self):
+        for length in (3, 20000):
+            with self.subTest(length=length):
+                w = self.wire()
+                w.send(struct.pack("!ii", length, 196608))
+                messages = w.read_to_eof()
+                self.assertEqual([e.get("C") for e in errors_in(messages)], ["08P01"],
+                                 f"{messages!r}\n{self.router_log()}")
+        # The router still serves.
+        self.assertEqual(self.scalar(self.connect(), "SELECT 1"), 1)
+
+    def test_message_with_bad_length_after_login(self):
+        bystander = self.connect()
+        self.assertEqual(self.scalar(bystander, "SELECT 1"), 1)
+        bystander.commit()
+        for length in (2, 0x7FFFFFFF):
+            with self.subTest(length=length):
+                w = self.login()
+                self.assertEqual(errors_in(w.query("SELECT 1")), [])
+                w.send(b"Q" + struct.pack("!i", length) + b"SELECT 1\0")
+                messages = w.read_to_eof()
+                self.assertEqual([e.get("C") for e in errors_in(messages)], ["08P01"],
+                                 f"{messages!r}\n{self.router_log()}")
+                self.assertEqual(self.scalar(bystander, "SELECT %s", (length,)), length)
+                bystander.commit()
+
+    # -- admin console -------------------------------------------------------------
+
+    def test_admin_console_show(self):
+        app = self.connect()
+        self.assertEqual(self.scalar(app, "SELECT 1"), 1)
+        app.commit()
+        expected = {
+            "POOLS": ["database", "user", "port", "cl_active", "cl_waiting", "cl_idle",
+                      "sv_active", "sv_idle", "sv_total", "pool_size", "paused"],
+            "CLIENTS": ["database", "user", "state", "addr", "tls", "age_s", "worker",
+                        "server_pid"],
+            "SERVERS": ["database", "user", "state", "backend", "pid", "age_s", "worker",
+                        "prepared"],
+            "STATS": ["database", "user", "port", "total_xact_count", "total_query_count",
+                      "total_received", "total_sent", "avg_xact_time_us", "avg_query_time_us",
+                      "avg_wait_time_us", "wait_timeouts", "server_connects", "server_errors"],
+            "LATENCY": ["database", "user", "port", "metric", "count", "p50_us", "p95_us",
+                        "p99_us", "p99_9_us", "max_us"],
+            "BACKENDS": ["role", "host", "port", "state", "outstanding"],
+        }
+        tables = {}
+        for what, columns in expected.items():
+            with self.subTest(show=what):
+                got, rows = self.admin(f"SHOW {what}")
+                self.assertEqual(got[:len(columns)], columns)  # extra columns may follow
+                self.assertTrue(all(len(r) == len(got) for r in rows), rows)
+                tables[what] = [dict(zip(got, r)) for r in rows]
+        pools = [r for r in tables["POOLS"] if r["database"] == "app" and r["user"] == "app"
+                 and r["port"] == "rw"]
+        self.assertEqual(len(pools), 1, tables["POOLS"])
+        self.assertEqual(pools[0]["pool_size"], "10")
+        self.assertGreaterEqual(int(pools[0]["sv_total"]), 1)
+        self.assertTrue(any(r["user"] == "app" and r["database"] == "app"
+                            for r in tables["CLIENTS"]), tables["CLIENTS"])
+        servers = [r for r in tables["SERVERS"] if r["user"] == "app"]
+        self.assertTrue(servers and all(int(r["pid"]) > 0 for r in servers), tables["SERVERS"])
+        stats = [r for r in tables["STATS"] if r["database"] == "app" and r["port"] == "rw"]
+        self.assertTrue(stats and int(stats[0]["total_xact_count"]) > 0, tables["STATS"])
+        self.assertTrue({"query", "transaction", "wait"} <=
+                        {r["metric"] for r in tables["LATENCY"] if r["database"] == "app"},
+                        tables["LATENCY"])
+        self.assertEqual([(r["host"], r["port"], r["state"]) for r in tables["BACKENDS"]
+                          if r["role"] == "primary"], [("127.0.0.1", str(self.pg_port), "up")],
+                         tables["BACKENDS"])
+        # Unknown commands are errors, not silence.
+        p = self.run_psql(self.dsn(user="postgres", db="tusk"), "-c", "SHOW NONSENSE",
+                          check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("unknown admin command", p.stderr)
+
+    def test_admin_console_refuses_non_admin_roles(self):
+        with self.assertRaises(psycopg2.OperationalError) as cm:
+            psycopg2.connect(self.dsn(user="app", db="tusk"))
+        self.assertIn("permission denied", str(cm.exception))
+        with self.assertRaises(LoginFailed) as raw:
+            self.login(user="app", db="tusk")
+        self.assertEqual(raw.exception.fields.get("C"), "42501", raw.exception.fields)
+
+    def test_pause_waits_for_open_transactions_and_resume_releases_queries(self):
+        holder = self.connect()
+        with holder.cursor() as cur:
+            cur.execute("SELECT 1")  # psycopg2 opened a transaction: the server is held
+        waiter = self.connect()
+        waiter.autocommit = True
+        self.assertEqual(self.scalar(waiter, "SELECT 2"), 2)
+        self.addCleanup(waiter.cancel)  # runs before close(): never block on a stuck query
+        # After COMMIT the holder keeps its connection but no longer holds a server.
+        self.check_pause(release=holder.commit,
+                         blocked=lambda: self.scalar(waiter, "SELECT 3"), expected=3)
+
+    # -- metrics, status, url ---------------------------------------------------
+
+    def test_prometheus_metrics(self):
+        conn = self.connect()
+        for i in range(5):
+            self.assertEqual(self.scalar(conn, "SELECT %s", (i,)), i)
+            conn.commit()
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=10) as r:
+            self.assertEqual(r.status, 200)
+            text = r.read().decode()
+        self.assertRegex(text, r'tusk_router_query_seconds_bucket\{[^}]*database="app"')
+        m = re.search(r'^tusk_router_transactions_total\{[^}]*database="app"[^}]*port="rw"'
+                      r'[^}]*\} (\d+)', text, re.M)
+        self.assertTrue(m, text[:3000])
+        self.assertGreaterEqual(int(m.group(1)), 5)
+
+    def test_status_and_url_via_router(self):
+        st = self.tusk("status")
+        self.assertEqual(st.returncode, 0, st.stderr)
+        router_lines = [l for l in st.stdout.splitlines() if "router" in l.lower()]
+        self.assertTrue(any(f":{self.port}" in l for l in router_lines), st.stdout)
+        url = self.tusk("url", "app", "--via-router")
+        self.assertEqual(url.returncode, 0, url.stderr)
+        uri = url.stdout.strip()
+        self.assertIn(f":{self.port}/", uri)
+        p = self.run_psql(uri, "-At", "-c", "SELECT current_user, current_database()")
+        self.assertEqual(p.stdout.strip(), "app|app")
+        url = self.tusk("url", "app", "--via-router", "--readonly")
+        self.assertEqual(url.returncode, 0, url.stderr)
+        uri = url.stdout.strip()
+        self.assertIn(f":{self.ro_port}/", uri)
+        p = self.run_psql(uri, "-At", "-c", "SELECT current_user, pg_is_in_recovery()")
+        self.assertEqual(p.stdout.strip(), "app|f")
+
+
+class SessionModeTest(ClientTests, RouterCase):
+    mode = "session"
+    router = """
+        pool_size: 10
+        tls: {mode: allow}
+        """
+
+    def test_listen_notify(self):
+        listener = self.connect()
+        listener.autocommit = True
+        with listener.cursor() as cur:
+            cur.execute("LISTEN router_events")
+        notifier = self.connect()
+        notifier.autocommit = True
+        with notifier.cursor() as cur:
+            cur.execute("NOTIFY router_events, 'hello'")
+
+        def received():
+            listener.poll()
+            return listener.notifies
+
+        self.assertTrue(wait_until(received, timeout=5, interval=0.1),
+                        "no notification within 5 s\n" + self.router_log())
+        n = listener.notifies.pop(0)
+        self.assertEqual((n.channel, n.payload), ("router_events", "hello"))
+
+    def test_session_state_persists(self):
+        conn = self.connect()
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE session_only (x int)")
+            cur.execute("INSERT INTO session_only VALUES (1), (2)")
+            cur.execute("PREPARE two AS SELECT count(*) FROM session_only")
+            cur.execute("EXECUTE two")
+            self.assertEqual(cur.fetchone()[0], 2)
+
+    def test_pause_waits_for_session_clients(self):
+        holder = self.connect()
+        with holder.cursor() as cur:
+            cur.execute("SELECT 1")  # transaction open; the session holds its server anyway
+
+        def release():  # session mode: the server is released when the client leaves
+            holder.commit()
+            holder.close()
+
+        # A new session needs a server at login: it waits until RESUME.
+        self.check_pause(release=release,
+                         blocked=lambda: self.scalar(psycopg2.connect(self.dsn()), "SELECT 4"),
+                         expected=4)
+
+
+class LimitsTest(RouterCase):
+    """TLS required, at most 3 clients, one server connection, 1 s pool wait."""
+    router = """
+        pool_size: 1
+        max_client_connections: 3
+        pool_wait_timeout: 1s
+        tls: {mode: require}
+        """
+
+    def test_plaintext_is_refused_when_tls_is_required(self):
+        with self.assertRaises(psycopg2.OperationalError) as cm:
+            psycopg2.connect(self.dsn(sslmode="disable"))
+        self.assertIn("SSL", str(cm.exception))
+        w = self.wire()
+        w.startup(user="app", database="app")
+        errors = errors_in(w.read_to_eof())
+        self.assertEqual([e.get("C") for e in errors], ["28000"], errors)
+        conn = self.connect(sslmode="require")
+        self.assertTrue(conn.info.ssl_in_use)
+        self.assertEqual(self.scalar(conn, "SELECT 1"), 1)
+        p = self.run_psql(self.dsn(sslmode="require"), "-c", "\\conninfo")
+        self.assertIn("SSL connection", p.stdout)
+
+    def test_max_client_connections(self):
+        held = [self.connect(sslmode="require") for _ in range(3)]
+        with self.assertRaises(psycopg2.OperationalError) as cm:
+            psycopg2.connect(self.dsn(sslmode="require"))
+        self.assertIn("sorry, too many clients already", str(cm.exception))
+        # By hand, the SQLSTATE: refused right after the startup packet.
+        w = self.wire()
+        self.assertEqual(w.start_tls(), b"S")
+        w.startup(user="app", database="app")
+        errors = errors_in(w.read_to_eof())
+        self.assertEqual([e.get("C") for e in errors], ["53300"], errors)
+        held.pop().close()
+        fresh = wait_until(lambda: _connects(self.dsn(sslmode="require")), timeout=5)
+        self.assertTrue(fresh, "a slot freed by a closed client was not given back")
+        for c in held:
+            c.close()
+
+    def test_pool_wait_timeout(self):
+        a = self.connect(sslmode="require")
+        with a.cursor() as cur:
+            cur.execute("SELECT 1")  # BEGIN ...: A holds the only server connection
+        # B, by hand: logged in at once, but its query gets a FATAL after ~1 s.
+        b = self.wire()
+        self.assertEqual(b.start_tls(), b"S")
+        scram_login(b, "app", self.secrets["app"], "app")
+        start = time.monotonic()
+        b.message(b"Q", b"SELECT 1\0")
+        messages = b.read_to_eof()
+        waited = time.monotonic() - start
+        errors = errors_in(messages)
+        self.assertEqual([(e.get("S"), e.get("C")) for e in errors], [("FATAL", "08P01")],
+                         messages)
+        self.assertIn("pool_wait_timeout", errors[0]["M"])
+        self.assertGreater(waited, 0.8)
+        self.assertLess(waited, 5)
+        # psql shows the same FATAL to a person.
+        p = self.run_psql(self.dsn(sslmode="require"), "-c", "SELECT 1", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("pool_wait_timeout", p.stderr)
+        # A is unaffected.
+        with a.cursor() as cur:
+            cur.execute("SELECT 2")
+            self.assertEqual(cur.fetchone()[0], 2)
+        a.commit()
+        self.assertEqual(self.scalar(a, "SELECT 3"), 3)
+        a.commit()
+
+
+def _connects(dsn):
+    try:
+        psycopg2.connect(dsn).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+class StandbyTest(RouterCase):
+    """The read-only port with no standby, then a pg_basebackup standby added by
+    editing the router spec and RELOAD, then the standby stopped."""
+    router = """
+        pool_size: 5
+        tls: {mode: disable}
+        """
+    hba = """
+        - {type: local, database: all, user: postgres, method: "peer map=tusk"}
+        - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}
+        - {type: host, database: replication, user: postgres, address: 127.0.0.1/32, method: scram-sha-256}
+        """
+
+    def in_recovery(self, port):
+        conn = psycopg2.connect(self.dsn(port=port))
+        try:
+            return self.scalar(conn, "SELECT pg_is_in_recovery()")
+        finally:
+            conn.close()
+
+    def start_standby(self):
+        root = tempfile.mkdtemp(prefix="tusk-standby-")
+        os.chmod(root, 0o755)
+        shutil.chown(root, "postgres", "postgres")
+        type(self).cleanups.append(lambda: shutil.rmtree(root, ignore_errors=True))
+        data = os.path.join(root, "data")
+        port = free_port()
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        p = subprocess.run(
+            as_postgres + ["env", f"PGPASSWORD={self.secrets['postgres']}",
+                           os.path.join(PG_BIN, "pg_basebackup"), "-h", "127.0.0.1", "-p",
+                           str(self.pg_port), "-U", "postgres", "-D", data, "-R", "-X",
+                           "stream", "-c", "fast"],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        pg_ctl = as_postgres + [os.path.join(PG_BIN, "pg_ctl"), "-D", data]
+        type(self).cleanups.append(lambda: subprocess.run(
+            pg_ctl + ["stop", "-m", "immediate"], capture_output=True, timeout=60))
+        p = subprocess.run(pg_ctl + ["-l", os.path.join(root, "standby.log"), "-w", "-t", "60",
+                                     "-o", f"-p {port} -k {root}", "start"],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return port, pg_ctl
+
+    def test_read_only_port_follows_standbys(self):
+        # No standbys: the read-only port falls back to the primary.
+        self.assertFalse(self.in_recovery(self.ro_port))
+        rw_before = self.connect()
+        ro_before = self.connect(port=self.ro_port)
+        self.assertFalse(self.scalar(ro_before, "SELECT pg_is_in_recovery()"))
+        ro_before.commit()
+        with rw_before.cursor() as cur:
+            cur.execute("CREATE TABLE replicated (x int)")
+            cur.execute("INSERT INTO replicated VALUES (1)")
+        rw_before.commit()
+        # Warm the read-only pool on the primary (several server connections, on
+        # every worker), so that stale fallback connections exist at RELOAD time.
+        warm = [self.connect(port=self.ro_port) for _ in range(4)]
+        for c in warm:
+            self.assertFalse(self.scalar(c, "SELECT pg_is_in_recovery()"))
+        for c in warm:
+            c.commit()
+            c.close()
+        # A psql session opened before the reload, kept open across it.
+        psql = subprocess.Popen(
+            ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(port=self.ro_port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={"PATH": os.environ["PATH"]})
+        self.addCleanup(lambda: psql.poll() is None and psql.kill())
+        psql.stdin.write("SELECT 'before', pg_is_in_recovery();\n")
+        psql.stdin.flush()
+        self.assertEqual(psql.stdout.readline().strip(), "before|f")
+
+        standby_port, pg_ctl = self.start_standby()
+        self.assertTrue(self.in_recovery(standby_port), "the standby is not in recovery")
+
+        with open(self.spec_path()) as f:
+            spec = json.load(f)
+        spec["standbys"] = [{"host": "127.0.0.1", "port": standby_port}]
+        with open(self.spec_path(), "w") as f:
+            json.dump(spec, f, indent=2)
+        self.assertIn("RELOAD", self.admin_command("RELOAD").stdout)
+        backends = self.admin("SHOW BACKENDS")[1]
+        self.assertIn(["standby", "127.0.0.1", str(standby_port)], [r[:3] for r in backends],
+                      backends)
+
+        # Connections opened before the reload keep working.
+        self.assertEqual(self.scalar(rw_before, "SELECT count(*) FROM replicated"), 1)
+        rw_before.commit()
+        self.assertEqual(self.scalar(ro_before, "SELECT 5"), 5)
+        ro_before.commit()
+        out, err = psql.communicate("SELECT 'after', count(*) FROM replicated;\n", timeout=30)
+        self.assertEqual(psql.returncode, 0, err)
+        self.assertEqual(out.strip(), "after|1")
+        # New read-only transactions go to the standby (workers apply the reload
+        # asynchronously: give them a moment), never to a leftover connection to
+        # the primary.
+        time.sleep(0.5)
+        seen = [self.in_recovery(self.ro_port) for _ in range(8)]
+        self.assertEqual(seen, [True] * 8,
+                         "read-only transactions after RELOAD reached the primary (False)\n"
+                         + str(self.admin("SHOW SERVERS")) + "\n" + self.router_log())
+        self.assertFalse(self.in_recovery(self.port), "the read-write port must stay on the "
+                         "primary")
+
+        # The standby goes away: the read-only port falls back to the primary.
+        p = subprocess.run(pg_ctl + ["stop", "-m", "fast", "-w"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+        def on_primary():
+            try:
+                return self.in_recovery(self.ro_port) is False
+            except psycopg2.Error:
+                return False  # a connection that was on the standby may fail once
+
+        self.assertTrue(wait_until(on_primary, timeout=10, interval=0.3),
+                        "the read-only port did not fall back to the primary\n"
+                        + self.router_log())
+        self.assertEqual([self.in_recovery(self.ro_port) for _ in range(3)], [False] * 3)
+        self.assertEqual(self.scalar(rw_before, "SELECT count(*) FROM replicated"), 1)
+        rw_before.commit()
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
