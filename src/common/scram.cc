@@ -20,19 +20,6 @@ const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-std::string Hmac(std::string_view key, std::string_view msg) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), Bytes(msg), msg.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
-
-std::string Sha256(std::string_view data) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(Bytes(data), data.size(), out);
-  return std::string(reinterpret_cast<char*>(out), sizeof out);
-}
-
 struct Keys {
   std::string stored_key;
   std::string server_key;
@@ -45,13 +32,26 @@ Keys DeriveKeys(std::string_view password, std::string_view salt, int iterations
   std::string salted_password(reinterpret_cast<char*>(salted), kKeyBytes);
   OPENSSL_cleanse(salted, sizeof salted);
   Keys k;
-  k.stored_key = Sha256(Hmac(salted_password, "Client Key"));
-  k.server_key = Hmac(salted_password, "Server Key");
+  k.stored_key = Sha256(HmacSha256(salted_password, "Client Key"));
+  k.server_key = HmacSha256(salted_password, "Server Key");
   OPENSSL_cleanse(salted_password.data(), salted_password.size());
   return k;
 }
 
 }  // namespace
+
+std::string HmacSha256(std::string_view key, std::string_view msg) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), Bytes(msg), msg.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string Sha256(std::string_view data) {
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  SHA256(Bytes(data), data.size(), out);
+  return std::string(reinterpret_cast<char*>(out), sizeof out);
+}
 
 std::string Base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');

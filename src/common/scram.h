@@ -55,6 +55,11 @@ Result<std::string> NewScramVerifier(std::string_view password);
 /// compares in constant time. False for md5 hashes, plaintext or garbage.
 bool ScramVerifierMatches(std::string_view verifier, std::string_view password);
 
+/// HMAC-SHA-256 of `msg` under `key`: 32 raw bytes (RFC 2104).
+std::string HmacSha256(std::string_view key, std::string_view msg);
+/// SHA-256 of `data`: 32 raw bytes.
+std::string Sha256(std::string_view data);
+
 /// Standard base64 (RFC 4648 §4) with padding.
 std::string Base64Encode(std::string_view bytes);
 /// Decodes standard padded base64; nullopt on any invalid input.

@@ -20,19 +20,6 @@ const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-std::string Hmac(std::string_view key, std::string_view msg) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), Bytes(msg), msg.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
-
-std::string Sha256(std::string_view data) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(Bytes(data), data.size(), out);
-  return std::string(reinterpret_cast<char*>(out), sizeof out);
-}
-
 // a XOR b. REQUIRES: equal sizes.
 std::string Xor(std::string_view a, std::string_view b) {
   std::string out(a);
@@ -205,14 +192,14 @@ Result<std::string> ScramServer::HandleClientFinal(std::string_view client_final
 
   std::string auth = AuthMessage(client_first_bare_, server_first_,
                                  client_final.substr(0, attrs.last_start() - 1));
-  std::string client_key = Xor(*proof, Hmac(verifier_.stored_key, auth));
+  std::string client_key = Xor(*proof, HmacSha256(verifier_.stored_key, auth));
   if (!ConstantTimeEqual(Sha256(client_key), verifier_.stored_key)) {
     OPENSSL_cleanse(client_key.data(), client_key.size());
     wrong_password_ = true;
     return InvalidArgument("wrong password: SCRAM proof does not match the stored verifier");
   }
   client_key_ = std::move(client_key);
-  return "v=" + Base64Encode(Hmac(verifier_.server_key, auth));
+  return "v=" + Base64Encode(HmacSha256(verifier_.server_key, auth));
 }
 
 // ---- Client ----
@@ -269,8 +256,8 @@ Result<std::string> ScramClient::HandleServerFirst(std::string_view server_first
       return Internal("PBKDF2 failed");
     }
     std::string_view salted_password(reinterpret_cast<char*>(salted), kKeyBytes);
-    client_key_ = Hmac(salted_password, "Client Key");
-    server_key_ = Hmac(salted_password, "Server Key");
+    client_key_ = HmacSha256(salted_password, "Client Key");
+    server_key_ = HmacSha256(salted_password, "Server Key");
     OPENSSL_cleanse(salted, sizeof salted);
     OPENSSL_cleanse(password_.data(), password_.size());
     password_.clear();
@@ -282,7 +269,7 @@ Result<std::string> ScramClient::HandleServerFirst(std::string_view server_first
   std::string final_message = "c=biws,r=";
   final_message.append(nonce);
   auth_message_ = AuthMessage(client_first_bare_, server_first, final_message);
-  std::string proof = Xor(client_key_, Hmac(Sha256(client_key_), auth_message_));
+  std::string proof = Xor(client_key_, HmacSha256(Sha256(client_key_), auth_message_));
   final_message.append(",p=").append(Base64Encode(proof));
   return final_message;
 }
@@ -305,7 +292,7 @@ Status ScramClient::HandleServerFinal(std::string_view server_final) {
   if (!signature || signature->size() != kKeyBytes) {
     return Malformed("invalid server signature");
   }
-  if (!ConstantTimeEqual(*signature, Hmac(server_key_, auth))) {
+  if (!ConstantTimeEqual(*signature, HmacSha256(server_key_, auth))) {
     return InvalidArgument("incorrect server signature");
   }
   return Status::Ok();
