@@ -9,8 +9,7 @@ namespace {
 // An integer field within [lo, hi]; throws json::type_error otherwise (caught below).
 int64_t Integer(const nlohmann::json& j, const char* field, int64_t lo, int64_t hi) {
   if (!j.is_number_integer()) {
-    throw nlohmann::json::type_error::create(302, std::string(field) + " must be an integer",
-                                             &j);
+    throw nlohmann::json::type_error::create(302, std::string(field) + " must be an integer", &j);
   }
   int64_t v = j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)
                   ? hi + 1
@@ -37,6 +36,15 @@ std::string SpecToJson(const AgentSpec& spec) {
                                   {"gid", i.run_as.gid},
                                   {"name", i.run_as.name},
                                   {"home", i.run_as.home}}}});
+  }
+  doc["routers"] = nlohmann::json::array();
+  for (const auto& r : spec.routers) {
+    doc["routers"].push_back({{"instance", r.instance},
+                              {"spec_file", r.spec_file},
+                              {"log_file", r.log_file},
+                              {"host", r.host},
+                              {"port", r.port},
+                              {"pid_file", r.pid_file}});
   }
   return doc.dump(2) + "\n";
 }
@@ -65,6 +73,22 @@ Result<AgentSpec> SpecFromJson(const std::string& text) {
       spec.instances.push_back(std::move(i));
     } catch (const nlohmann::json::exception& e) {
       return InvalidArgument(std::string("agent spec: ") + e.what());
+    }
+  }
+  if (!doc.contains("routers")) return spec;
+  if (!doc["routers"].is_array()) return InvalidArgument("agent spec: routers must be a list");
+  for (const auto& j : doc["routers"]) {
+    try {
+      RouterProcessSpec r;
+      r.instance = j.at("instance").get<std::string>();
+      r.spec_file = j.at("spec_file").get<std::string>();
+      r.log_file = j.at("log_file").get<std::string>();
+      r.host = j.at("host").get<std::string>();
+      r.port = Integer(j.at("port"), "port", 1, 65535);
+      r.pid_file = j.at("pid_file").get<std::string>();
+      spec.routers.push_back(std::move(r));
+    } catch (const nlohmann::json::exception& e) {
+      return InvalidArgument(std::string("agent spec: routers: ") + e.what());
     }
   }
   return spec;

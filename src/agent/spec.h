@@ -23,8 +23,21 @@ struct InstanceSpec {
   sys::RunAs run_as;     ///< account the server runs under
 };
 
+/// One router (`tusk router --spec spec_file`) to keep running in front of
+/// an instance. It runs as the agent's own user and is started once that
+/// instance's postmaster accepts connections.
+struct RouterProcessSpec {
+  std::string instance;   ///< name of the InstanceSpec it fronts
+  std::string spec_file;  ///< router spec JSON (router/router_spec.h)
+  std::string log_file;   ///< router stdout+stderr, appended
+  std::string host;       ///< where the agent checks that `port` accepts TCP connections
+  int port = 0;           ///< the router's read-write port
+  std::string pid_file;   ///< written by the router; a new agent adopts the live pid in it
+};
+
 struct AgentSpec {
   std::vector<InstanceSpec> instances;
+  std::vector<RouterProcessSpec> routers;  ///< optional in the JSON (older specs have none)
 };
 
 /// JSON text of `spec`.

@@ -33,6 +33,11 @@ int Main(int argc, char** argv) {
   auto* agent_cmd = app.add_subcommand("agent", "the supervising agent (started by `up`)");
   agent_cmd->add_option("--state-dir", state_dir, "state directory of the config")->required();
 
+  std::string router_spec;
+  auto* router_cmd = app.add_subcommand("router", "the router process (started by the agent)");
+  router_cmd->group("");  // hidden: started by the agent, not by people
+  router_cmd->add_option("--spec", router_spec, "router spec file")->required();
+
   std::string instance;
   auto* down_cmd =
       app.add_subcommand("down", "fast shutdown of one instance, or all and the agent");
@@ -55,12 +60,13 @@ int Main(int argc, char** argv) {
   add_config(ready_cmd);
   ready_cmd->add_option("instance", instance, "instance name (default: all; worst code wins)");
 
-  bool follow = false;
+  bool follow = false, router_log = false;
   int lines = 100;
   auto* logs_cmd = app.add_subcommand("logs", "print the server log of an instance");
   add_config(logs_cmd);
   logs_cmd->add_option("instance", instance, "instance name")->required();
   logs_cmd->add_flag("-f,--follow", follow, "keep printing new lines");
+  logs_cmd->add_flag("--router", router_log, "the log of the instance's router instead");
   logs_cmd->add_option("-n,--lines", lines, "lines to print")->default_val(100);
 
   TargetOptions target;
@@ -69,6 +75,9 @@ int Main(int argc, char** argv) {
     sub->add_option("database", target.database, "database name")->required();
     sub->add_option("--instance", target.instance, "instance (default: the one holding it)");
     sub->add_option("--role", target.role, "role (default: the database owner)");
+    auto* via =
+        sub->add_flag("--via-router", target.via_router, "connect through the instance's router");
+    sub->add_flag("--readonly", target.readonly, "use the router's read-only port")->needs(via);
   };
   auto* url_cmd = app.add_subcommand("url", "print a libpq URI (with the password) for a database");
   add_target(url_cmd);
@@ -111,11 +120,12 @@ int Main(int argc, char** argv) {
   }
   if (*run_cmd) return Run(config_path);
   if (*agent_cmd) return AgentMain(state_dir);
+  if (*router_cmd) return RouterMain(router_spec);
   if (*down_cmd) return Down(config_path, instance);
   if (*restart_cmd) return Restart(config_path, instance, restart_timeout);
   if (*status_cmd) return StatusCommand(config_path, json);
   if (*ready_cmd) return Ready(config_path, instance);
-  if (*logs_cmd) return Logs(config_path, instance, follow, lines);
+  if (*logs_cmd) return Logs(config_path, instance, follow, lines, router_log);
   target.config_path = config_path;
   if (*url_cmd) return Url(target);
   if (*psql_cmd) return Psql(target, psql_args);

@@ -44,7 +44,11 @@ postgres::ConnInfo Context::Admin(const config::Instance& instance,
 }
 
 std::string Context::ClientHost(const config::Instance& instance) {
-  std::string first = instance.listen.substr(0, instance.listen.find(','));
+  return ClientHostFor(instance.listen);
+}
+
+std::string Context::ClientHostFor(const std::string& listen) {
+  std::string first = listen.substr(0, listen.find(','));
   while (!first.empty() && first.back() == ' ') first.pop_back();
   while (!first.empty() && first.front() == ' ') first.erase(0, 1);
   if (first.empty() || first == "*" || first == "0.0.0.0") return "127.0.0.1";

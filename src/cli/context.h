@@ -34,6 +34,8 @@ struct Context {
                            const std::string& dbname = "postgres") const;
   /// Host clients use over TCP: the first listen address, 127.0.0.1 for wildcards.
   static std::string ClientHost(const config::Instance& instance);
+  /// The same for any listen list ("127.0.0.1,10.0.0.5", "*", "::").
+  static std::string ClientHostFor(const std::string& listen);
   /// Role passwords of `instance` (generated ones created when `create`).
   Result<std::map<std::string, std::string>> Passwords(const config::Instance& instance,
                                                        bool create) const;

@@ -110,6 +110,16 @@ Result<const config::Instance*> InstanceFor(const Context& ctx, const TargetOpti
 Result<postgres::ConnInfo> TargetConn(const Context& ctx, const TargetOptions& o) {
   auto inst = InstanceFor(ctx, o);
   if (!inst.ok()) return inst.status();
+  const std::optional<config::Router>& router = (*inst)->router;
+  if (o.via_router && !router) {
+    return InvalidArgument("instance " + (*inst)->name +
+                           " has no router (add a `router:` section to it in " + ctx.config.source +
+                           ")");
+  }
+  if (o.via_router && o.readonly && router->readonly_port == 0) {
+    return InvalidArgument("the router of instance " + (*inst)->name +
+                           " has no read-only port (set router.readonly_port)");
+  }
   std::string role = o.role;
   if (role.empty()) {
     for (const auto& d : (*inst)->databases)
@@ -128,7 +138,97 @@ Result<postgres::ConnInfo> TargetConn(const Context& ctx, const TargetOptions& o
   ci.user = role;
   ci.password = pw->at(role);
   ci.dbname = o.database;
+  if (o.via_router) {
+    ci.host = Context::ClientHostFor(router->listen);
+    ci.port = o.readonly ? router->readonly_port : router->port;
+  }
   return ci;
+}
+
+// Router facts for `tusk status`: config, the agent's view of the process,
+// and the router's own status file when it was written in the last 5 s.
+nlohmann::json RouterStatus(const Context& ctx, const config::Instance& inst,
+                            const Result<agent::AgentStatus>& agent_status, bool agent_running) {
+  const config::Router& r = *inst.router;
+  nlohmann::json j = {{"host", Context::ClientHostFor(r.listen)},
+                      {"port", r.port},
+                      {"readonly_port", r.readonly_port},
+                      {"mode", r.mode == config::RouterMode::kSession ? "session" : "transaction"},
+                      {"state", "stopped"},
+                      {"running", false}};
+  if (agent_running && agent_status.ok() && agent_status->routers.count(inst.name)) {
+    const auto& s = agent_status->routers.at(inst.name);
+    j["state"] = s.state;
+    j["pid"] = s.pid;
+    j["running"] = s.pid != 0 && (s.state == "running" || s.state == "starting");
+    j["restarts"] = s.restarts;
+    if (!s.reason.empty()) j["reason"] = s.reason;
+  } else if (pid_t pid = agent::LiveRouterPid(ctx.layout, inst.name)) {
+    j["state"] = "running (unsupervised)";
+    j["pid"] = pid;
+    j["running"] = true;
+  }
+  std::string file = ctx.layout.RouterStatusFile(inst.name);
+  std::error_code ec;
+  auto mtime = fs::last_write_time(file, ec);
+  if (!ec && fs::file_time_type::clock::now() - mtime < std::chrono::seconds(5)) {
+    auto text = sys::ReadFile(file);
+    auto live = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    if (live.is_object()) j["live"] = live;
+  }
+  return j;
+}
+
+// A number from a router status object, 0 when absent or not a number.
+int64_t Num(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return 0;
+  return j[key].get<int64_t>();
+}
+
+// Text lines for the "router" object RouterStatus() built.
+void PrintRouter(const nlohmann::json& r) {
+  std::cout << "  router: " << r["state"].get<std::string>();
+  if (r.contains("pid") && r["pid"].get<int>() != 0) std::cout << ", pid " << r["pid"];
+  std::cout << ", " << r["host"].get<std::string>() << ":" << r["port"];
+  if (r["readonly_port"].get<int>() != 0) std::cout << ", read-only :" << r["readonly_port"];
+  std::cout << ", " << r["mode"].get<std::string>() << " pooling";
+  if (r.contains("restarts") && r["restarts"].get<int>() > 0)
+    std::cout << ", " << r["restarts"] << " restarts";
+  std::cout << "\n";
+  if (r.contains("reason")) std::cout << "    reason: " << r["reason"].get<std::string>() << "\n";
+  if (!r.contains("live")) return;
+  const nlohmann::json& live = r["live"];
+  std::cout << "    clients " << Num(live, "clients") << ", servers " << Num(live, "servers");
+  if (live.contains("paused") && live["paused"].is_boolean() && live["paused"].get<bool>()) {
+    std::cout << ", PAUSED";
+  }
+  std::cout << "\n";
+  if (live.contains("pools") && live["pools"].is_array() && !live["pools"].empty()) {
+    std::printf("    %-32s %8s %8s %8s %8s\n", "pool (database/role)", "active", "waiting",
+                "servers", "idle");
+    for (const auto& p : live["pools"]) {
+      auto text = [&](const char* key) {
+        return p.is_object() && p.contains(key) && p[key].is_string() ? p[key].get<std::string>()
+                                                                      : std::string("?");
+      };
+      std::string name = text("database") + "/" + text("role");
+      if (text("port") == "ro") name += " (read-only)";
+      std::printf("    %-32s %8lld %8lld %8lld %8lld\n", name.c_str(),
+                  (long long)Num(p, "clients_active"), (long long)Num(p, "clients_waiting"),
+                  (long long)Num(p, "servers_active"), (long long)Num(p, "servers_idle"));
+    }
+  }
+  if (live.contains("latency_us") && live["latency_us"].is_object()) {
+    std::printf("    %-12s %10s %10s %10s %10s %10s\n", "latency (us)", "count", "p50", "p95",
+                "p99", "p99.9");
+    for (const char* kind : {"query", "transaction", "wait"}) {
+      if (!live["latency_us"].contains(kind)) continue;
+      const auto& l = live["latency_us"][kind];
+      std::printf("    %-12s %10lld %10lld %10lld %10lld %10lld\n", kind,
+                  (long long)Num(l, "count"), (long long)Num(l, "p50"), (long long)Num(l, "p95"),
+                  (long long)Num(l, "p99"), (long long)Num(l, "p999"));
+    }
+  }
 }
 
 }  // namespace
@@ -160,6 +260,7 @@ int StatusCommand(const std::string& config_path, bool json) {
     j["state"] = state;
     j["accepting"] = accepting;
     if (accepting) QueryLive(*ctx, inst, j);
+    if (inst.router) j["router"] = RouterStatus(*ctx, inst, agent_status, agent_pid != 0);
     out["instances"].push_back(j);
   }
   if (json) {
@@ -200,6 +301,7 @@ int StatusCommand(const std::string& config_path, bool json) {
       }
     }
     if (j.contains("error")) std::cout << "  error: " << j["error"].get<std::string>() << "\n";
+    if (j.contains("router")) PrintRouter(j["router"]);
   }
   return kExitOk;
 }

@@ -8,15 +8,19 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/probe.h"
 #include "agent/spec.h"
+#include "cli/router_files.h"
 #include "common/strings.h"
 #include "postgres/server_files.h"
 #include "postgres/tuning.h"
 #include "provision/apply.h"
+#include "router/router.h"
 #include "sys/account.h"
 #include "sys/process.h"
 
@@ -25,6 +29,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// How long `up` waits for each router to accept connections.
+constexpr int kRouterWaitSeconds = 10;
 
 void Touch(const std::string& path) { std::ofstream(path, std::ios::app); }
 
@@ -60,7 +67,7 @@ struct Prepared {
 };
 
 // Everything `up` and `run` do before the agent runs: directories, initdb,
-// server files, spec.json, pgpass.
+// server files, router files, spec.json, pgpass.
 Result<Prepared> Prepare(const Context& ctx) {
   auto account = sys::ServerAccount();
   if (!account.ok()) return account.status();
@@ -113,6 +120,13 @@ Result<Prepared> Prepare(const Context& ctx) {
     is.log_file = L.LogFile(inst.name);
     is.run_as = *account;
     spec.instances.push_back(is);
+    if (inst.router) {
+      TUSK_RETURN_IF_ERROR(
+          WriteRouterFiles(inst, L, *pw).Prefixed("instance " + inst.name + ": router"));
+      spec.routers.push_back(RouterProcessFor(inst, L));
+    } else {
+      RemoveRouterFiles(inst.name, L);
+    }
     ::unlink(L.StopMarker(inst.name).c_str());
   }
   TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(L.secrets_dir + "/pgpass", pgpass, 0600));
@@ -179,6 +193,40 @@ Status WaitReady(const Context& ctx, const config::Instance& inst, int timeout_s
   return Unavailable("instance " + inst.name + " not ready after " + std::to_string(timeout_s) +
                      " s; last lines of " + ctx.layout.LogFile(inst.name) + ":\n" +
                      Tail(ctx.layout.LogFile(inst.name), 10));
+}
+
+// Waits until the router of `inst` accepts TCP connections on its port. An
+// error says why it does not: the agent's reason for its last exit, or the
+// timeout, with the last lines of the router's log.
+Status WaitRouter(const Context& ctx, const config::Instance& inst, int timeout_s) {
+  const auto& L = ctx.layout;
+  auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  auto with_log = [&](const std::string& why) {
+    std::string tail = Tail(L.RouterLogFile(inst.name), 10);
+    if (tail.empty()) return why;
+    return why + "\n  last lines of " + L.RouterLogFile(inst.name) + ":\n" + tail;
+  };
+  // A restart the agent has not carried out yet: the old process may still answer.
+  while (fs::exists(L.RouterRestartMarker(inst.name)) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::string host = Context::ClientHostFor(inst.router->listen);
+  while (Clock::now() < deadline) {
+    if (agent::TcpAccepting(host, inst.router->port, 200)) return Status::Ok();
+    auto st = agent::ReadAgentStatus(L);
+    if (st.ok() && st->routers.count(inst.name)) {
+      const auto& r = st->routers.at(inst.name);
+      bool exited = r.state == "failed" || (r.state == "backoff" && !r.reason.empty());
+      if (exited) return Unavailable(with_log(r.reason));
+    }
+    if (agent::LiveAgentPid(L) == 0) {
+      return Internal("the agent is not running; see " + L.AgentLogFile());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return Unavailable(with_log("not accepting connections on " + host + ":" +
+                              std::to_string(inst.router->port) + " after " +
+                              std::to_string(timeout_s) + " s"));
 }
 
 // Names of parameters changed in the files that need a restart (pg_settings.pending_restart).
@@ -268,10 +316,30 @@ int Up(const UpOptions& options) {
     if (!report.ok()) rc = kExitFailure;
   }
 
+  // A router that does not come up is a warning, not a failure of `up`: the
+  // instance itself is up and reachable directly, and the agent keeps
+  // restarting the router with backoff; `tusk status` shows its state.
+  std::set<std::string> routers_up;
+  for (const auto& inst : ctx->config.instances) {
+    if (!inst.router) continue;
+    if (auto st = WaitRouter(*ctx, inst, kRouterWaitSeconds); !st.ok()) {
+      std::cerr << "warning: router for " << inst.name << " is not running: " << st.message()
+                << "\n";
+    } else {
+      routers_up.insert(inst.name);
+    }
+  }
+
   std::cout << "\n";
   for (const auto& inst : ctx->config.instances) {
     std::cout << "instance " << inst.name << " ready on " << Context::ClientHost(inst) << ":"
               << inst.port << "\n";
+    if (routers_up.count(inst.name)) {
+      const config::Router& r = *inst.router;
+      std::cout << "  router on " << Context::ClientHostFor(r.listen) << ":" << r.port;
+      if (r.readonly_port != 0) std::cout << " (read-only " << r.readonly_port << ")";
+      std::cout << " (tusk url DB --via-router)\n";
+    }
     for (const auto& db : inst.databases) {
       if (db.state == config::ObjectState::kAbsent) continue;
       postgres::ConnInfo ci;
@@ -300,6 +368,29 @@ int AgentMain(const std::string& state_dir) {
   return agent::RunAgent(postgres::Layout::For(c));
 }
 
+namespace {
+
+// Stops a router left without its agent (the agent was killed): SIGTERM,
+// SIGKILL after 5 s. Returns false when it is still there.
+bool StopOrphanRouter(const Context& ctx, const std::string& instance) {
+  pid_t pid = agent::LiveRouterPid(ctx.layout, instance);
+  if (pid == 0) return true;
+  ::kill(pid, SIGTERM);
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (sys::ProcessAlive(pid) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (sys::ProcessAlive(pid)) ::kill(pid, SIGKILL);
+  for (int i = 0; i < 40 && sys::ProcessAlive(pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (sys::ProcessAlive(pid)) return false;
+  std::cout << "stopped router " << instance << "\n";
+  return true;
+}
+
+}  // namespace
+
 int Down(const std::string& config_path, const std::string& instance) {
   auto ctx = LoadContext(config_path);
   if (!ctx.ok()) return Fail(ctx.status());
@@ -314,6 +405,16 @@ int Down(const std::string& config_path, const std::string& instance) {
   }
   auto deadline = Clock::now() + std::chrono::seconds(120);
   for (const auto* i : *which) {
+    // The agent stops the router before the postmaster; without one, do it here.
+    while (agent::LiveRouterPid(ctx->layout, i->name) != 0 && Clock::now() < deadline) {
+      if (agent::LiveAgentPid(ctx->layout) == 0) {
+        if (!StopOrphanRouter(*ctx, i->name)) {
+          return Fail(Internal("the router of instance " + i->name + " did not stop"));
+        }
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     while (PostmasterAlive(*i) && Clock::now() < deadline) {
       if (agent::LiveAgentPid(ctx->layout) == 0) {
         // No agent (it died or never ran): stop the server ourselves.
@@ -375,12 +476,13 @@ int Ready(const std::string& config_path, const std::string& instance) {
   return worst;
 }
 
-int Logs(const std::string& config_path, const std::string& instance, bool follow, int lines) {
+int Logs(const std::string& config_path, const std::string& instance, bool follow, int lines,
+         bool router) {
   auto ctx = LoadContext(config_path);
   if (!ctx.ok()) return Fail(ctx.status());
   auto inst = ctx->Find(instance);
   if (!inst.ok()) return Fail(inst.status());
-  std::string file = ctx->layout.LogFile(instance);
+  std::string file = router ? ctx->layout.RouterLogFile(instance) : ctx->layout.LogFile(instance);
   if (!fs::exists(file)) return Fail(NotFound("no log yet at " + file));
   std::vector<std::string> argv = {"tail", "-n", std::to_string(lines)};
   if (follow) argv.push_back("-F");
@@ -391,5 +493,7 @@ int Logs(const std::string& config_path, const std::string& instance, bool follo
   ::execvp("tail", args.data());
   return Fail(Internal("cannot run tail"));
 }
+
+int RouterMain(const std::string& spec_path) { return router::RunRouter(spec_path); }
 
 }  // namespace tusk::cli

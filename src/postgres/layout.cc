@@ -11,6 +11,7 @@ Layout Layout::For(const config::Config& config) {
   l.secrets_dir = l.state_dir + "/.secrets";
   l.agent_dir = l.state_dir + "/.agent";
   l.run_dir = l.state_dir + "/.run";
+  l.tls_dir = l.state_dir + "/.tls";
   // sun_path holds 107 bytes; the socket name is "/.s.PGSQL.NNNNN.lock" (≤ 21).
   if (l.run_dir.size() > 80) {
     l.run_dir = "/tmp/tusk-" + std::to_string(std::hash<std::string>{}(l.state_dir) % 1000000007);
@@ -30,5 +31,30 @@ std::string Layout::AgentPidFile() const { return agent_dir + "/agent.pid"; }
 std::string Layout::AgentSpecFile() const { return agent_dir + "/spec.json"; }
 std::string Layout::AgentStatusFile() const { return agent_dir + "/status.json"; }
 std::string Layout::AgentLogFile() const { return agent_dir + "/agent.log"; }
+
+std::string Layout::RouterSpecFile(const std::string& i) const {
+  return agent_dir + "/" + i + ".router.spec.json";
+}
+std::string Layout::RouterSecretsFile(const std::string& i) const {
+  return secrets_dir + "/" + i + ".router.json";
+}
+std::string Layout::RouterStatusFile(const std::string& i) const {
+  return agent_dir + "/" + i + ".router.status.json";
+}
+std::string Layout::RouterPidFile(const std::string& i) const {
+  return run_dir + "/" + i + ".router.pid";
+}
+std::string Layout::RouterLogFile(const std::string& i) const {
+  return agent_dir + "/" + i + ".router.log";
+}
+std::string Layout::RouterRestartMarker(const std::string& i) const {
+  return agent_dir + "/" + i + ".router.restart";
+}
+std::string Layout::RouterCertFile(const std::string& i) const {
+  return tls_dir + "/" + i + "/router.crt";
+}
+std::string Layout::RouterKeyFile(const std::string& i) const {
+  return tls_dir + "/" + i + "/router.key";
+}
 
 }  // namespace tusk::postgres

@@ -2,8 +2,13 @@
 //
 //   <state_dir>/<instance>/        data directories (default; data_dir may be elsewhere)
 //   <state_dir>/.secrets/<i>.json  generated passwords, mode 0600, owned by the invoker
-//   <state_dir>/.agent/            agent pid, spec, status, markers, logs
-//   <state_dir>/.run/              unix sockets of the instances
+//   <state_dir>/.secrets/<i>.router.json   the router's copy of the passwords (0600)
+//   <state_dir>/.agent/            agent pid, spec, status, markers, logs; per router
+//                                  <i>.router.spec.json, .status.json and .log
+//   <state_dir>/.run/              unix sockets of the instances, <i>.router.pid
+//   <state_dir>/.tls/<i>/          router.crt and router.key (generated when not configured)
+// Per-instance router files are named "<i>.router.*": instance names cannot
+// contain '.', so they never collide with another instance's "<j>.*" files.
 // Pure path arithmetic; thread-safe.
 #pragma once
 
@@ -18,6 +23,7 @@ struct Layout {
   std::string secrets_dir;
   std::string agent_dir;
   std::string run_dir;  ///< unix_socket_directories; falls back to /tmp/tusk-<hash> when long
+  std::string tls_dir;  ///< generated router certificates, one directory per instance
 
   /// Paths for `config` (uses config.state_dir).
   static Layout For(const config::Config& config);
@@ -30,6 +36,16 @@ struct Layout {
   std::string AgentSpecFile() const;    ///< what to supervise (written by `up`)
   std::string AgentStatusFile() const;  ///< what the agent sees (written by the agent)
   std::string AgentLogFile() const;
+
+  std::string RouterSpecFile(const std::string& instance) const;     ///< written by `up`
+  std::string RouterSecretsFile(const std::string& instance) const;  ///< written by `up`, 0600
+  std::string RouterStatusFile(const std::string& instance) const;   ///< written by the router
+  std::string RouterPidFile(const std::string& instance) const;      ///< written by the router
+  std::string RouterLogFile(const std::string& instance) const;  ///< router stdout+stderr (agent)
+  /// Present: the agent restarts the router once (settings a reload cannot change).
+  std::string RouterRestartMarker(const std::string& instance) const;
+  std::string RouterCertFile(const std::string& instance) const;  ///< generated certificate
+  std::string RouterKeyFile(const std::string& instance) const;   ///< its key, 0600
 };
 
 }  // namespace tusk::postgres

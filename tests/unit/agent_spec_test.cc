@@ -123,5 +123,68 @@ TEST(AgentSpecTest, NonIntegralOrOutOfRangeNumbersAreRejected) {
   EXPECT_EQ(SpecFromJson(doc.dump()).status().code(), Code::kInvalidArgument);
 }
 
+RouterProcessSpec MakeRouter(const std::string& instance, int port) {
+  RouterProcessSpec r;
+  r.instance = instance;
+  r.spec_file = "/srv/tusk/.agent/" + instance + ".router.spec.json";
+  r.log_file = "/srv/tusk/.agent/" + instance + ".router.log";
+  r.host = "127.0.0.1";
+  r.port = port;
+  r.pid_file = "/srv/tusk/.run/" + instance + ".router.pid";
+  return r;
+}
+
+TEST(AgentSpecTest, RoutersRoundTrip) {
+  AgentSpec spec;
+  spec.instances = {MakeInstance("main", 5432), MakeInstance("data", 5433)};
+  spec.routers = {MakeRouter("main", 6432), MakeRouter("data", 6433)};
+  std::string json = SpecToJson(spec);
+  auto back = SpecFromJson(json);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ASSERT_EQ(back->routers.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const RouterProcessSpec& a = back->routers[i];
+    const RouterProcessSpec& b = spec.routers[i];
+    EXPECT_EQ(a.instance, b.instance);
+    EXPECT_EQ(a.spec_file, b.spec_file);
+    EXPECT_EQ(a.log_file, b.log_file);
+    EXPECT_EQ(a.host, b.host);
+    EXPECT_EQ(a.port, b.port);
+    EXPECT_EQ(a.pid_file, b.pid_file);
+  }
+  EXPECT_EQ(SpecToJson(*back), json);
+}
+
+TEST(AgentSpecTest, SpecWithoutRoutersStillParses) {
+  auto back = SpecFromJson(R"({"instances": []})");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(back->routers.empty());
+}
+
+TEST(AgentSpecTest, BadRoutersAreInvalidArgument) {
+  AgentSpec spec;
+  spec.routers = {MakeRouter("main", 6432)};
+  const nlohmann::json good = nlohmann::json::parse(SpecToJson(spec));
+  for (const char* field : {"instance", "spec_file", "log_file", "host", "port", "pid_file"}) {
+    nlohmann::json doc = good;
+    doc["routers"][0].erase(field);
+    Result<AgentSpec> r = AgentSpec{};
+    ASSERT_NO_THROW(r = SpecFromJson(doc.dump())) << field;
+    ASSERT_FALSE(r.ok()) << "missing " << field;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status().message();
+  }
+  for (const char* port : {"0", "65536", "\"6432\"", "1.5"}) {
+    nlohmann::json doc = good;
+    doc["routers"][0]["port"] = nlohmann::json::parse(port);
+    EXPECT_EQ(SpecFromJson(doc.dump()).status().code(), Code::kInvalidArgument) << port;
+  }
+  for (const char* routers : {"{}", "3", "[1]", "[null]"}) {
+    nlohmann::json doc = good;
+    doc["routers"] = nlohmann::json::parse(routers);
+    EXPECT_EQ(SpecFromJson(doc.dump()).status().code(), Code::kInvalidArgument) << routers;
+  }
+}
+
 }  // namespace
 }  // namespace tusk::agent

@@ -429,11 +429,17 @@ TEST(ConfigExamples, SharedLoads) {
   EXPECT_EQ(main.databases[1].name, "backend");
   EXPECT_EQ(main.databases[1].owner, "backend");
   ASSERT_EQ(main.roles.size(), 2u);
+  ASSERT_TRUE(main.router.has_value());
+  EXPECT_EQ(main.router->port, 6432);
+  EXPECT_EQ(main.router->mode, RouterMode::kTransaction);
+  EXPECT_EQ(main.router->pool_size, 20);
 
   env.vars["TUSK_PORT"] = "6000";
+  env.vars["TUSK_ROUTER_PORT"] = "7000";
   r = LoadConfigFile(std::string(TUSK_SOURCE_DIR) + "/examples/shared.yaml", env);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->instances[0].port, 6000);
+  EXPECT_EQ(r->instances[0].router->port, 7000);
 }
 
 TEST(ConfigExamples, SplitLoads) {
@@ -446,8 +452,9 @@ TEST(ConfigExamples, SplitLoads) {
   EXPECT_EQ(infra.port, 5433);
   std::vector<std::string> names;
   for (const Database& d : infra.databases) names.push_back(d.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"keycloak", "backend", "airflow", "superset", "polaris",
-                                             "openmetadata", "mlflow", "jupyterhub", "litellm"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"keycloak", "backend", "airflow", "superset", "polaris",
+                                      "openmetadata", "mlflow", "jupyterhub", "litellm"}));
   EXPECT_EQ(infra.roles.size(), 9u);
   const Instance& data = r->instances[1];
   EXPECT_EQ(data.name, "data");

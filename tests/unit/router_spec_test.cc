@@ -11,6 +11,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "../support/fake_environment.h"
+#include "cli/router_files.h"
+#include "config/loader.h"
+
 namespace tusk::router {
 namespace {
 
@@ -274,6 +278,115 @@ TEST_F(RouterSpecFiles, LoadRouterSecrets) {
   auto missing = LoadRouterSecrets(dir_ + "/nope.json");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kInternal);
+}
+
+/// The spec `tusk up` writes for the first instance of `yaml` (state in /s).
+RouterSpec SpecFromConfig(const std::string& yaml) {
+  test::FakeEnvironment env;
+  env.all_files_readable = true;
+  auto cfg = config::LoadConfigText(yaml, "t.yaml", "/cfg", env);
+  EXPECT_TRUE(cfg.ok()) << cfg.status().message();
+  if (!cfg.ok()) return {};
+  cfg->state_dir = "/s";
+  return cli::RouterSpecFor(cfg->instances[0], postgres::Layout::For(*cfg));
+}
+
+TEST(RouterSpecFromConfig, DefaultsAndFiles) {
+  RouterSpec s = SpecFromConfig(R"(instances:
+  - name: main
+    port: 5433
+    databases: [{name: app}]
+    router: {port: 6432}
+)");
+  EXPECT_EQ(s.instance, "main");
+  EXPECT_EQ(s.listen, "127.0.0.1");
+  EXPECT_EQ(s.port, 6432);
+  EXPECT_EQ(s.primary, (Backend{"127.0.0.1", 5433}));
+  EXPECT_TRUE(s.standbys.empty());
+  EXPECT_EQ(s.mode, PoolMode::kTransaction);
+  EXPECT_EQ(s.pool_size, 20);
+  EXPECT_EQ(s.client_auth, ClientAuth::kScramSha256);
+  EXPECT_EQ(s.admin_roles, std::vector<std::string>{"postgres"});
+  EXPECT_EQ(s.tls_mode, TlsMode::kAllow);
+  EXPECT_EQ(s.tls_cert_file, "/s/.tls/main/router.crt");
+  EXPECT_EQ(s.tls_key_file, "/s/.tls/main/router.key");
+  EXPECT_EQ(s.secrets_file, "/s/.secrets/main.router.json");
+  EXPECT_EQ(s.status_file, "/s/.agent/main.router.status.json");
+  EXPECT_EQ(s.pid_file, "/s/.run/main.router.pid");
+  EXPECT_EQ(s.metrics_listen, "127.0.0.1");
+  Result<RouterSpec> back = ParseRouterSpec(RenderRouterSpec(s));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ExpectSame(*back, s);
+}
+
+TEST(RouterSpecFromConfig, EverySetting) {
+  RouterSpec s = SpecFromConfig(R"(instances:
+  - name: data
+    port: 5434
+    listen: "10.0.0.5, 127.0.0.1"
+    roles: [{name: ops}]
+    router:
+      port: 7000
+      readonly_port: 7001
+      listen: "*"
+      mode: session
+      pool_size: 3
+      max_client_connections: 30
+      workers: 2
+      pool_wait_timeout: 1s
+      idle_client_timeout: 2s
+      idle_transaction_timeout: 3s
+      query_timeout: 4s
+      server_lifetime: 5s
+      server_idle_timeout: 6s
+      connect_timeout: 7s
+      client_auth: plain
+      admin_roles: [ops]
+      tls: {mode: require, cert_file: /etc/r.crt, key_file: /etc/r.key}
+      server_tls: true
+      metrics_port: 9187
+      standbys: [{host: 10.0.0.6}, {host: 10.0.0.7, port: 5440}]
+      max_message_bytes: 32kB
+)");
+  EXPECT_EQ(s.listen, "*");
+  EXPECT_EQ(s.port, 7000);
+  EXPECT_EQ(s.readonly_port, 7001);
+  EXPECT_EQ(s.mode, PoolMode::kSession);
+  EXPECT_EQ(s.pool_size, 3);
+  EXPECT_EQ(s.max_client_connections, 30);
+  EXPECT_EQ(s.workers, 2);
+  EXPECT_EQ(s.pool_wait_timeout_ms, 1000);
+  EXPECT_EQ(s.idle_client_timeout_ms, 2000);
+  EXPECT_EQ(s.idle_transaction_timeout_ms, 3000);
+  EXPECT_EQ(s.query_timeout_ms, 4000);
+  EXPECT_EQ(s.server_lifetime_ms, 5000);
+  EXPECT_EQ(s.server_idle_timeout_ms, 6000);
+  EXPECT_EQ(s.connect_timeout_ms, 7000);
+  EXPECT_EQ(s.client_auth, ClientAuth::kPlain);
+  EXPECT_EQ(s.admin_roles, std::vector<std::string>{"ops"});
+  EXPECT_EQ(s.tls_mode, TlsMode::kRequire);
+  EXPECT_EQ(s.tls_cert_file, "/etc/r.crt");
+  EXPECT_EQ(s.tls_key_file, "/etc/r.key");
+  EXPECT_TRUE(s.server_tls);
+  EXPECT_EQ(s.metrics_port, 9187);
+  EXPECT_EQ(s.max_message_bytes, 32u << 10);
+  // The primary is reached on the instance's first listen address.
+  EXPECT_EQ(s.primary, (Backend{"10.0.0.5", 5434}));
+  EXPECT_EQ(s.standbys, (std::vector<Backend>{{"10.0.0.6", 5432}, {"10.0.0.7", 5440}}));
+  EXPECT_TRUE(ParseRouterSpec(RenderRouterSpec(s)).ok());
+}
+
+TEST(RouterSpecFromConfig, WildcardListenAndNoTls) {
+  RouterSpec s = SpecFromConfig(R"(instances:
+  - name: main
+    listen: "*"
+    router: {port: 6432, tls: {mode: disable}}
+)");
+  EXPECT_EQ(s.primary, (Backend{"127.0.0.1", 5432}));
+  EXPECT_EQ(s.listen, "*");
+  EXPECT_EQ(s.tls_mode, TlsMode::kDisable);
+  EXPECT_EQ(s.tls_cert_file, "");  // nothing generated when TLS is off
+  EXPECT_TRUE(ParseRouterSpec(RenderRouterSpec(s)).ok());
 }
 
 }  // namespace

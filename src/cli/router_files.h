@@ -1,0 +1,42 @@
+// The files `tusk up` writes for an instance's router, and what the agent and
+// the status command need to know about it. Paths come from
+// postgres::Layout: <i>.router.spec.json (0644, no secrets), the secrets file
+// <i>.router.json (0600), and, unless tls gives its own files, a generated
+// certificate in .tls/<i>/. Blocking file I/O; run from the CLI thread.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "agent/spec.h"
+#include "common/status.h"
+#include "config/model.h"
+#include "postgres/layout.h"
+#include "router/router_spec.h"
+
+namespace tusk::cli {
+
+/// The router spec for `instance` (which has a router): the config's
+/// settings, the instance as primary (its client host and port), the
+/// layout's secrets, status and pid files, and the configured or generated
+/// TLS files. Pure.
+router::RouterSpec RouterSpecFor(const config::Instance& instance, const postgres::Layout& layout);
+
+/// What the agent needs to run and probe the router of `instance`.
+agent::RouterProcessSpec RouterProcessFor(const config::Instance& instance,
+                                          const postgres::Layout& layout);
+
+/// Writes the router's files for `instance`: the certificate when tusk
+/// generates it, the secrets file with `passwords` (role -> password), and
+/// the spec. When a setting the router cannot reload changed (ports, listen,
+/// workers, TLS, metrics endpoint, a new certificate) it also leaves the
+/// restart marker for the agent. Errors: kInternal from the file system or
+/// OpenSSL, kInvalidArgument for a listen address unusable in a certificate.
+Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout& layout,
+                        const std::map<std::string, std::string>& passwords);
+
+/// Removes the spec, secrets and restart marker of a router that is no longer
+/// configured (the agent then stops it). Keeps its log and certificate.
+void RemoveRouterFiles(const std::string& instance, const postgres::Layout& layout);
+
+}  // namespace tusk::cli

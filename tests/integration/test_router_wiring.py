@@ -1,0 +1,162 @@
+"""The wiring around the router: `tusk up` writes its spec, secrets and
+certificate and has the agent run it; `tusk url --via-router` points at it;
+a bad `router:` section exits 2 with FILE:LINE; removing the section or
+`tusk down` leaves no router process. Whether the router serves traffic is
+the router's own tests' business, not asserted here."""
+import json
+import os
+import stat
+
+from harness import TuskTestCase, free_ports, wait_until
+
+SVC_PASSWORD = "svc-Secret-42"
+
+
+def live_processes(*words):
+    """pids (not zombies) whose command line contains every one of `words`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and all(w in cmdline for w in words):
+            found.append(int(pid))
+    return found
+
+
+class RouterWiringTest(TuskTestCase):
+    def setUp(self):
+        super().setUp()
+        self.port, self.router_port, self.readonly_port = free_ports(3)
+        self.env["SVC_PW"] = SVC_PASSWORD
+        self.state = os.path.join(self.dir, "tusk-data")
+
+    def with_router(self, router="", name="tusk.yaml"):
+        router = router or (f"router: {{port: {self.router_port}, "
+                            f"readonly_port: {self.readonly_port}, pool_size: 7}}")
+        return self.config(f"""
+            instances:
+              - name: main
+                port: {self.port}
+                memory: 256MiB
+                databases:
+                  - name: keycloak
+                roles:
+                  - name: svc
+                    password_env: SVC_PW
+                {router}
+            """, name=name)
+
+    def path(self, *parts):
+        return os.path.join(self.state, *parts)
+
+    def test_up_writes_router_files_and_down_stops_it(self):
+        cfg = self.with_router()
+        up = self.tusk("up", config=cfg)
+        self.assertNotIn(SVC_PASSWORD, up.stdout + up.stderr)
+
+        spec_file = self.path(".agent", "main.router.spec.json")
+        with open(spec_file) as f:
+            spec_text = f.read()
+        spec = json.loads(spec_text)
+        self.assertEqual(spec["port"], self.router_port)
+        self.assertEqual(spec["readonly_port"], self.readonly_port)
+        self.assertEqual(spec["pool_size"], 7)
+        self.assertEqual(spec["mode"], "transaction")
+        self.assertEqual(spec["primary"], {"host": "127.0.0.1", "port": self.port})
+        self.assertEqual(spec["secrets_file"], self.path(".secrets", "main.router.json"))
+        self.assertEqual(spec["status_file"], self.path(".agent", "main.router.status.json"))
+        self.assertEqual(spec["admin_roles"], ["postgres"])
+
+        # Passwords live in the 0600 secrets file, never in the spec.
+        secrets_file = spec["secrets_file"]
+        self.assertEqual(stat.S_IMODE(os.stat(secrets_file).st_mode), 0o600)
+        with open(secrets_file) as f:
+            roles = json.load(f)["roles"]
+        self.assertEqual(set(roles), {"postgres", "keycloak", "svc"})
+        self.assertEqual(roles["svc"], SVC_PASSWORD)
+        for password in roles.values():
+            self.assertNotIn(password, spec_text)
+
+        # A generated certificate; the key is private.
+        self.assertEqual(spec["tls_mode"], "allow")
+        self.assertEqual(spec["tls_cert_file"], self.path(".tls", "main", "router.crt"))
+        self.assertEqual(stat.S_IMODE(os.stat(spec["tls_key_file"]).st_mode), 0o600)
+        with open(spec["tls_cert_file"]) as f:
+            self.assertIn("BEGIN CERTIFICATE", f.read())
+
+        # The agent runs it from its spec.
+        with open(self.path(".agent", "spec.json")) as f:
+            agent_spec = json.load(f)
+        self.assertEqual([r["instance"] for r in agent_spec["routers"]], ["main"])
+        self.assertEqual(agent_spec["routers"][0]["spec_file"], spec_file)
+
+        # URIs through the router, with the same credentials as `tusk url`.
+        direct = self.url("keycloak", config=cfg)
+        via = self.tusk("url", "keycloak", "--via-router", config=cfg).stdout.strip()
+        self.assertEqual(via, direct.replace(f":{self.port}/", f":{self.router_port}/"))
+        ro = self.tusk("url", "keycloak", "--via-router", "--readonly", config=cfg).stdout.strip()
+        self.assertIn(f"@127.0.0.1:{self.readonly_port}/keycloak", ro)
+
+        st = json.loads(self.tusk("status", "--json", config=cfg).stdout)
+        router = st["instances"][0]["router"]
+        self.assertEqual((router["port"], router["readonly_port"], router["mode"]),
+                         (self.router_port, self.readonly_port, "transaction"))
+        self.assertIn("router:", self.tusk("status", config=cfg).stdout)
+
+        # A second up with an unchanged config changes no router file.
+        self.tusk("up", config=cfg)
+        with open(spec_file) as f:
+            self.assertEqual(f.read(), spec_text)
+
+        self.tusk("down", config=cfg)
+        self.assertEqual(live_processes("router", spec_file), [])
+        self.assertEqual(live_processes("agent", self.state), [])
+        self.assertFalse(os.path.exists(self.path(".agent", "agent.pid")))
+
+    def test_removing_the_router_section_stops_it(self):
+        cfg = self.with_router()
+        self.tusk("up", config=cfg)
+        spec_file = self.path(".agent", "main.router.spec.json")
+        self.assertTrue(os.path.exists(spec_file))
+        cfg = self.with_router(router="max_connections: 50")
+        self.tusk("up", config=cfg)
+        self.assertFalse(os.path.exists(spec_file))
+        self.assertFalse(os.path.exists(self.path(".secrets", "main.router.json")))
+        self.assertTrue(wait_until(lambda: not live_processes("router", spec_file), timeout=10))
+        with open(self.path(".agent", "spec.json")) as f:
+            self.assertEqual(json.load(f)["routers"], [])
+        # Without a router, --via-router is a usage error.
+        p = self.tusk("url", "keycloak", "--via-router", config=cfg, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("has no router", p.stderr)
+
+    def test_bad_router_config_exits_2_and_changes_nothing(self):
+        cfg = self.with_router(router="router: {port: 0}")
+        p = self.tusk("up", config=cfg, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertRegex(p.stderr, r"tusk\.yaml:\d+:\d+: instances\[0\]\.router\.port: "
+                                   r"must be between 1 and 65535")
+        cfg = self.with_router(router=f"router: {{port: {self.router_port}, pool: 3}}",
+                               name="unknown.yaml")
+        p = self.tusk("up", config=cfg, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertRegex(p.stderr, r"unknown\.yaml:\d+:\d+: instances\[0\]\.router\.pool: "
+                                   r"unknown key")
+        cfg = self.with_router(router=f"router: {{port: {self.port}}}", name="clash.yaml")
+        p = self.tusk("up", config=cfg, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(f"port {self.port} is already used by instance \"main\"", p.stderr)
+        self.assertFalse(os.path.exists(self.state))
+
+    def test_url_argument_errors_exit_2(self):
+        cfg = self.with_router(router=f"router: {{port: {self.router_port}}}")
+        p = self.tusk("url", "keycloak", "--via-router", "--readonly", config=cfg, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("no read-only port", p.stderr)
+        p = self.tusk("url", "keycloak", "--readonly", config=cfg, check=False)
+        self.assertEqual(p.returncode, 2)
