@@ -890,8 +890,11 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
   for (const auto& [key, field] : durations) {
     if (f.Has(key)) *field = Duration(f.Get(key), Child(path, key));
   }
-  if (r.connect_timeout_ms == 0) {
-    Fail(f.Get("connect_timeout"), Child(path, "connect_timeout"), "must be more than 0");
+  // No "off" for these two: a connection attempt or a server connection
+  // must end some time.
+  for (const auto& [key, ms] : {std::pair{"connect_timeout", r.connect_timeout_ms},
+                                std::pair{"server_lifetime", r.server_lifetime_ms}}) {
+    if (ms == 0) Fail(f.Get(key), Child(path, key), "must be more than 0");
   }
   if (f.Has("client_auth")) {
     static const RouterClientAuth kAuth[] = {RouterClientAuth::kScramSha256, RouterClientAuth::kMd5,

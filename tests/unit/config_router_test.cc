@@ -99,7 +99,7 @@ TEST(ConfigRouter, EveryKey) {
       idle_client_timeout: 10m
       idle_transaction_timeout: 30s
       query_timeout: 1h
-      server_lifetime: "0"
+      server_lifetime: "2h"
       server_idle_timeout: 2500
       connect_timeout: 2s
       client_auth: md5
@@ -126,7 +126,7 @@ TEST(ConfigRouter, EveryKey) {
   EXPECT_EQ(rt.idle_client_timeout_ms, 600000);
   EXPECT_EQ(rt.idle_transaction_timeout_ms, 30000);
   EXPECT_EQ(rt.query_timeout_ms, 3600000);
-  EXPECT_EQ(rt.server_lifetime_ms, 0);
+  EXPECT_EQ(rt.server_lifetime_ms, 7200000);
   EXPECT_EQ(rt.server_idle_timeout_ms, 2500);
   EXPECT_EQ(rt.connect_timeout_ms, 2000);
   EXPECT_EQ(rt.client_auth, RouterClientAuth::kMd5);
@@ -187,6 +187,8 @@ TEST(ConfigRouter, Errors) {
               "t.yaml:13:24: instances[0].router.server_lifetime", "invalid duration");
   ExpectError(WithRouter("      port: 6432\n      connect_timeout: 0\n"),
               "t.yaml:13:24: instances[0].router.connect_timeout", "must be more than 0");
+  ExpectError(WithRouter("      port: 6432\n      server_lifetime: 0s\n"),
+              "t.yaml:13:24: instances[0].router.server_lifetime", "must be more than 0");
   ExpectError(WithRouter("      port: 6432\n      client_auth: trust\n"),
               "t.yaml:13:20: instances[0].router.client_auth",
               "must be one of scram-sha-256, md5, plain, got \"trust\"");
