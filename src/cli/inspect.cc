@@ -1,6 +1,7 @@
 // status / url / psql / tune / apply / init.
 #include "cli/inspect.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "agent/agent.h"
 #include "cli/context.h"
 #include "cli/examples.h"
+#include "cli/router_files.h"
 #include "common/strings.h"
 #include "postgres/server_files.h"
 #include "postgres/tuning.h"
@@ -359,6 +361,7 @@ int Apply(const std::string& config_path, bool dry_run, bool allow_drop) {
   auto ctx = LoadContext(config_path);
   if (!ctx.ok()) return Fail(ctx.status());
   int rc = kExitOk;
+  bool reload_routers = false;
   for (const auto& inst : ctx->config.instances) {
     auto pw = ctx->Passwords(inst, !dry_run);
     if (!pw.ok()) return Fail(pw.status());
@@ -370,6 +373,15 @@ int Apply(const std::string& config_path, bool dry_run, bool allow_drop) {
       std::cerr << "warning: " << inst.name << ": " << w << "\n";
     for (const auto& e : report.errors) std::cerr << "error: " << inst.name << ": " << e << "\n";
     if (!report.ok()) rc = kExitFailure;
+    // A rotated password reaches the router too (it re-reads its secrets on SIGHUP).
+    if (inst.router && !dry_run && fs::exists(ctx->layout.RouterSpecFile(inst.name))) {
+      auto changed = WriteRouterSecrets(inst, ctx->layout, *pw);
+      if (!changed.ok()) return Fail(changed.status());
+      if (*changed) reload_routers = true;
+    }
+  }
+  if (pid_t agent = agent::LiveAgentPid(ctx->layout); reload_routers && agent != 0) {
+    ::kill(agent, SIGHUP);  // passed on to every router
   }
   return rc;
 }

@@ -120,9 +120,7 @@ Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout
         sys::EnsureSelfSignedCertificate(spec.tls_cert_file, spec.tls_key_file, hostnames));
     new_certificate = !before.empty() && FileOrEmpty(spec.tls_cert_file) != before;
   }
-  nlohmann::json secrets = {{"roles", passwords}};
-  TUSK_RETURN_IF_ERROR(
-      sys::WriteFileAtomic(layout.RouterSecretsFile(name), secrets.dump(2) + "\n", 0600));
+  if (auto st = WriteRouterSecrets(instance, layout, passwords); !st.ok()) return st.status();
 
   std::string spec_file = layout.RouterSpecFile(name);
   auto old_text = sys::ReadFile(spec_file);
@@ -135,6 +133,15 @@ Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout
   TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(spec_file, text, 0644));
   if (restart) std::ofstream(layout.RouterRestartMarker(name), std::ios::app);
   return Status::Ok();
+}
+
+Result<bool> WriteRouterSecrets(const config::Instance& instance, const postgres::Layout& layout,
+                                const std::map<std::string, std::string>& passwords) {
+  std::string path = layout.RouterSecretsFile(instance.name);
+  std::string text = nlohmann::json{{"roles", passwords}}.dump(2) + "\n";
+  if (FileOrEmpty(path) == text) return false;
+  TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(path, text, 0600));
+  return true;
 }
 
 void RemoveRouterFiles(const std::string& instance, const postgres::Layout& layout) {

@@ -35,6 +35,11 @@ agent::RouterProcessSpec RouterProcessFor(const config::Instance& instance,
 Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout& layout,
                         const std::map<std::string, std::string>& passwords);
 
+/// Writes the router secrets file of `instance` ({"roles": {name: password}},
+/// 0600, atomically) when its content differs. Returns whether it changed.
+Result<bool> WriteRouterSecrets(const config::Instance& instance, const postgres::Layout& layout,
+                                const std::map<std::string, std::string>& passwords);
+
 /// Removes the spec, secrets and restart marker of a router that is no longer
 /// configured (the agent then stops it). Keeps its log and certificate.
 void RemoveRouterFiles(const std::string& instance, const postgres::Layout& layout);

@@ -113,6 +113,12 @@ class RouterWiringTest(TuskTestCase):
         with open(spec_file) as f:
             self.assertEqual(f.read(), spec_text)
 
+        # A rotated password reaches the router's secrets with `apply` too.
+        apply = self.tusk("apply", config=cfg, env={"SVC_PW": "rotated-Secret-7"})
+        self.assertNotIn("rotated-Secret-7", apply.stdout + apply.stderr)
+        with open(secrets_file) as f:
+            self.assertEqual(json.load(f)["roles"]["svc"], "rotated-Secret-7")
+
         self.tusk("down", config=cfg)
         self.assertEqual(live_processes("router", spec_file), [])
         self.assertEqual(live_processes("agent", self.state), [])
