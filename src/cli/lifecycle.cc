@@ -337,8 +337,8 @@ int Up(const UpOptions& options) {
     if (routers_up.count(inst.name)) {
       const config::Router& r = *inst.router;
       std::cout << "  router on " << Context::ClientHostFor(r.listen) << ":" << r.port;
-      if (r.readonly_port != 0) std::cout << " (read-only " << r.readonly_port << ")";
-      std::cout << " (tusk url DB --via-router)\n";
+      if (r.readonly_port != 0) std::cout << ", read-only port " << r.readonly_port;
+      std::cout << " (URIs: tusk url DATABASE --via-router)\n";
     }
     for (const auto& db : inst.databases) {
       if (db.state == config::ObjectState::kAbsent) continue;
@@ -375,16 +375,19 @@ namespace {
 bool StopOrphanRouter(const Context& ctx, const std::string& instance) {
   pid_t pid = agent::LiveRouterPid(ctx.layout, instance);
   if (pid == 0) return true;
+  // LiveRouterPid, not kill(0): without the agent nobody may reap it, and a
+  // zombie is stopped too.
+  auto alive = [&] { return agent::LiveRouterPid(ctx.layout, instance) == pid; };
   ::kill(pid, SIGTERM);
   auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (sys::ProcessAlive(pid) && Clock::now() < deadline) {
+  while (alive() && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (sys::ProcessAlive(pid)) ::kill(pid, SIGKILL);
-  for (int i = 0; i < 40 && sys::ProcessAlive(pid); ++i) {
+  if (alive()) ::kill(pid, SIGKILL);
+  for (int i = 0; i < 40 && alive(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (sys::ProcessAlive(pid)) return false;
+  if (alive()) return false;
   std::cout << "stopped router " << instance << "\n";
   return true;
 }

@@ -121,8 +121,23 @@ class RouterWiringTest(TuskTestCase):
 
         self.tusk("down", config=cfg)
         self.assertEqual(live_processes("router", spec_file), [])
-        self.assertEqual(live_processes("agent", self.state), [])
+        self.assertEqual(live_processes("agent --state-dir", self.state), [])
         self.assertFalse(os.path.exists(self.path(".agent", "agent.pid")))
+
+    def test_down_stops_a_router_whose_agent_was_killed(self):
+        cfg = self.with_router()
+        self.tusk("up", config=cfg)
+        spec_file = self.path(".agent", "main.router.spec.json")
+        with open(self.path(".agent", "agent.pid")) as f:
+            os.kill(int(f.read()), 9)
+        self.assertTrue(wait_until(lambda: not live_processes("agent --state-dir", self.state),
+                                   timeout=10))
+        orphaned = live_processes("router", spec_file)
+        down = self.tusk("down", config=cfg)
+        if orphaned:
+            self.assertIn("stopped router main", down.stdout)
+        self.assertEqual(live_processes("router", spec_file), [])
+        self.assertEqual(self.tusk("ready", config=cfg, check=False).returncode, 2)
 
     def test_removing_the_router_section_stops_it(self):
         cfg = self.with_router()
