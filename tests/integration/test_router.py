@@ -552,6 +552,14 @@ class LimitsTest(RouterCase):
         a.commit()
 
 
+def _quietly(fn):
+    """fn(), or False when it raises a psycopg2 error."""
+    try:
+        return fn()
+    except psycopg2.Error:
+        return False
+
+
 def _connects(dsn):
     try:
         psycopg2.connect(dsn).close()
@@ -574,7 +582,9 @@ class StandbyTest(RouterCase):
         """
 
     def in_recovery(self, port):
+        """pg_is_in_recovery() on a new connection, in its own transaction."""
         conn = psycopg2.connect(self.dsn(port=port))
+        conn.autocommit = True  # the server goes back to the pool cleanly
         try:
             return self.scalar(conn, "SELECT pg_is_in_recovery()")
         finally:
@@ -655,13 +665,29 @@ class StandbyTest(RouterCase):
         self.assertEqual(psql.returncode, 0, err)
         self.assertEqual(out.strip(), "after|1")
         # New read-only transactions go to the standby (workers apply the reload
-        # asynchronously: give them a moment), never to a leftover connection to
-        # the primary.
+        # asynchronously: give them a moment), never to a leftover idle server
+        # connection that was opened on the primary while there was no standby.
         time.sleep(0.5)
-        seen = [self.in_recovery(self.ro_port) for _ in range(8)]
-        self.assertEqual(seen, [True] * 8,
-                         "read-only transactions after RELOAD reached the primary (False)\n"
-                         + str(self.admin("SHOW SERVERS")) + "\n" + self.router_log())
+        with self.subTest("no leftover primary connection serves the read-only port"):
+            seen = [self.in_recovery(self.ro_port) for _ in range(8)]
+            if seen != [True] * 8:
+                servers = [r[3] + " " + r[2] for r in self.admin("SHOW SERVERS")[1]]
+                self.fail(f"pg_is_in_recovery() of 8 new read-only-port transactions after "
+                          f"RELOAD: {seen} (False = the primary); primary :{self.pg_port}, "
+                          f"standby :{standby_port}; SHOW SERVERS: {servers}\n"
+                          + self.router_log())
+        # Whatever that found, end the primary's idle app backends (as
+        # server_idle_timeout eventually would): new server connections of the
+        # read-only pool must then go to the standby.
+        direct = psycopg2.connect(self.direct_dsn())
+        direct.autocommit = True
+        self.addCleanup(direct.close)
+        self.scalar(direct, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE usename = 'app' AND state = 'idle'")
+        self.assertTrue(wait_until(lambda: _quietly(lambda: self.in_recovery(self.ro_port)),
+                                   timeout=5),
+                        "the read-only port never reached the standby\n" + self.router_log())
+        self.assertEqual([self.in_recovery(self.ro_port) for _ in range(5)], [True] * 5)
         self.assertFalse(self.in_recovery(self.port), "the read-write port must stay on the "
                          "primary")
 
@@ -670,12 +696,8 @@ class StandbyTest(RouterCase):
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
 
-        def on_primary():
-            try:
-                return self.in_recovery(self.ro_port) is False
-            except psycopg2.Error:
-                return False  # a connection that was on the standby may fail once
-
+        # (a transaction that was on the standby may fail once)
+        on_primary = lambda: _quietly(lambda: self.in_recovery(self.ro_port) is False)
         self.assertTrue(wait_until(on_primary, timeout=10, interval=0.3),
                         "the read-only port did not fall back to the primary\n"
                         + self.router_log())
