@@ -22,7 +22,6 @@ import urllib.request
 
 import psycopg2
 import psycopg2.errors
-import psycopg2.extensions
 
 from harness import PG_BIN, free_port, wait_until
 from router_support import RouterCase, LoginFailed, errors_in, scram_login
@@ -223,7 +222,12 @@ class TransactionModeTest(ClientTests, RouterCase):
         pool_size: 10
         max_client_connections: 10000
         pool_wait_timeout: 30s
+        idle_client_timeout: 0
+        idle_transaction_timeout: 0
+        query_timeout: 0
+        server_lifetime: 1h
         client_auth: scram-sha-256
+        admin_roles: [postgres]
         tls: {mode: allow}
         metrics_port: {metrics_port}
         """
@@ -242,19 +246,32 @@ class TransactionModeTest(ClientTests, RouterCase):
         TransactionModeTest.pgbench_ready = True
 
     def pgbench(self, protocol):
+        """50 pgbench clients over a pool of 10: no failures, and PostgreSQL
+        never sees more than 10 of their server connections."""
         self.pgbench_init()
-        p = subprocess.run(["pgbench", "-M", protocol, "-c", "50", "-j", "2", "-T", "5",
-                            self.dsn()],
-                           capture_output=True, text=True, timeout=120,
-                           env={"PATH": os.environ["PATH"]})
-        report = f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}\n{self.router_log()}"
-        self.assertEqual(p.returncode, 0, report)
-        self.assertRegex(p.stdout, r"number of failed transactions: 0\b", report)
-        errors = [l for l in (p.stdout + p.stderr).splitlines() if "error" in l.lower()]
+        direct = psycopg2.connect(self.direct_dsn())
+        direct.autocommit = True
+        self.addCleanup(direct.close)
+        bench = subprocess.Popen(["pgbench", "-M", protocol, "-c", "50", "-j", "2", "-T", "5",
+                                  self.dsn()],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env={"PATH": os.environ["PATH"]})
+        self.addCleanup(lambda: bench.poll() is None and bench.kill())
+        servers = []
+        while bench.poll() is None:
+            servers.append(self.scalar(direct, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                       "usename = 'app' AND application_name = 'pgbench'"))
+            time.sleep(0.25)
+        out, err = bench.communicate(timeout=60)
+        report = f"stdout:\n{out}\nstderr:\n{err}\n{self.router_log()}"
+        self.assertEqual(bench.returncode, 0, report)
+        self.assertRegex(out, r"number of failed transactions: 0\b", report)
+        errors = [l for l in (out + err).splitlines() if "error" in l.lower()]
         self.assertEqual(errors, [], report)
         processed = int(re.search(r"number of transactions actually processed: (\d+)",
-                                  p.stdout).group(1))
+                                  out).group(1))
         self.assertGreater(processed, 50, report)
+        self.assertTrue(0 < max(servers) <= 10, f"pgbench server connections seen: {servers}")
 
     def test_pgbench_simple(self):
         self.pgbench("simple")
