@@ -28,8 +28,10 @@ class Worker::Acceptor : public IoHandler {
 Worker::Worker(int index, SharedState* shared) : index_(index), shared_(shared) {}
 
 Worker::~Worker() {
-  for (auto& [id, c] : clients_) c->Close();
-  for (auto& [id, s] : servers_) s->Close("");
+  // Shutdown: the connection objects' transports close their sockets; no
+  // pool bookkeeping is needed any more (Close() would call back into us).
+  clients_.clear();
+  servers_.clear();
 }
 
 Status Worker::Init(const std::vector<Listener>& listeners) {
@@ -152,9 +154,27 @@ void Worker::LinkFromIdle(LocalPool& lp, ClientConn* client) {
   client->Link(s);
 }
 
+void Worker::DropPrimaryFromReadOnly(LocalPool& lp) {
+  // Idle read-only-pool connections to the primary were opened while no
+  // standby was usable; once one is, they must not keep serving reads.
+  auto settings = shared_->settings();
+  int64_t now = NowMs();
+  bool standby_up = false;
+  for (const Backend& b : settings->spec.standbys) {
+    if (shared_->Health(b)->down_until_ms.load() <= now) standby_up = true;
+  }
+  if (!standby_up) return;
+  std::vector<ServerConn*> stale;
+  for (ServerConn* s : lp.idle) {
+    if (s->backend()->backend == settings->spec.primary) stale.push_back(s);
+  }
+  for (ServerConn* s : stale) s->Close("");
+}
+
 void Worker::RequestServer(ClientConn* client) {
   Pool* pool = client->pool();
   LocalPool& lp = Local(pool);
+  if (pool->key().readonly && !lp.idle.empty()) DropPrimaryFromReadOnly(lp);
   if (!pool->paused() && !lp.idle.empty() && lp.waiters.empty()) {
     LinkFromIdle(lp, client);
     Report(pool, lp);
@@ -229,7 +249,11 @@ void Worker::ServerClosed(ServerConn* s, bool never_ready, const std::string& er
   lp.held--;
   if (never_ready) {
     lp.opening--;
-    if (!error.empty() && !lp.waiters.empty()) {
+    // A standby that cannot be reached is skipped for 2 s and the waiter is
+    // served from the next backend (or the primary) instead of failing.
+    bool retry_elsewhere = sqlstate.empty() && pool->key().readonly &&
+                           !(s->backend()->backend == shared_->settings()->spec.primary);
+    if (!error.empty() && !lp.waiters.empty() && !retry_elsewhere) {
       // Login failed (bad database, password, server down): the first waiter
       // gets PostgreSQL's error; others keep waiting for a retry.
       ClientConn* c = lp.waiters.front();

@@ -95,6 +95,8 @@ class Worker {
   bool OpenServer(const std::shared_ptr<Pool>& pool);
   std::shared_ptr<BackendHealth> ChooseBackend(const Settings& s, bool readonly);
   void LinkFromIdle(LocalPool& lp, ClientConn* client);
+  /// Read-only pools: closes idle connections to the primary when a standby is up.
+  void DropPrimaryFromReadOnly(LocalPool& lp);
   /// Publishes held/demand to the pool and asks others for budget when starving.
   void Report(Pool* pool, LocalPool& lp);
   void Starve(const std::shared_ptr<Pool>& pool);
