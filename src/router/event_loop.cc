@@ -109,6 +109,11 @@ void EventLoop::Run(const std::function<void()>& tick) {
       tick();
       next_tick = now + std::chrono::milliseconds(kTickMs);
     }
+    if (!after_batch_.empty()) {
+      std::vector<std::function<void()>> fns;
+      fns.swap(after_batch_);
+      for (auto& fn : fns) fn();
+    }
     deferred_.clear();
   }
   DrainTasks();

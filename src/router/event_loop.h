@@ -54,6 +54,9 @@ class EventLoop {
   void Stop();
   /// Destroys `object` after the current batch of events.
   void Defer(std::shared_ptr<void> object) { deferred_.push_back(std::move(object)); }
+  /// Runs `fn` on the loop thread once the current batch of events (and the
+  /// tick) is done: no event fetched before it can reach a handler after it.
+  void AfterBatch(std::function<void()> fn) { after_batch_.push_back(std::move(fn)); }
 
  private:
   void DrainTasks();
@@ -63,6 +66,7 @@ class EventLoop {
   std::mutex mu_;
   std::vector<std::function<void()>> tasks_;  // guarded by mu_
   std::vector<std::shared_ptr<void>> deferred_;
+  std::vector<std::function<void()>> after_batch_;
 };
 
 }  // namespace tusk::router

@@ -100,14 +100,15 @@ class Pool {
     int old = demand_[w & 63].exchange(demand, std::memory_order_relaxed);
     total_demand_.fetch_add(demand - old, std::memory_order_relaxed);
   }
-  /// True when worker `w` holds more than its share of pool_size, the share
-  /// being proportional to its demand.
+  /// True when worker `w` holds more than one server above its share of
+  /// pool_size, the share being proportional to its demand (the slack of one
+  /// keeps connections from bouncing between workers on every transaction).
   bool OverShare(int w) const {
     int64_t total = total_demand_.load(std::memory_order_relaxed);
     if (total <= 0) return false;
     int64_t held = held_[w & 63].load(std::memory_order_relaxed);
     int64_t demand = demand_[w & 63].load(std::memory_order_relaxed);
-    return held * total > int64_t{pool_size_.load()} * demand;
+    return held * total > int64_t{pool_size_.load()} * demand + total;
   }
 
   bool paused() const { return paused_.load(); }

@@ -190,7 +190,7 @@ void ServerConn::SendPrelude(const std::string& sql) {
 }
 
 void ServerConn::OnEvents(uint32_t events) {
-  if (state_ == ServerState::kClosed) return;
+  if (state_ == ServerState::kClosed || state_ == ServerState::kMoving) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
   if (state_ == ServerState::kConnecting) {
     if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
@@ -222,7 +222,8 @@ void ServerConn::OnEvents(uint32_t events) {
 
 void ServerConn::Pump() {
   for (;;) {
-    if (state_ == ServerState::kClosed) return;
+    // kMoving: handed to another worker during this batch; not ours to touch.
+    if (state_ == ServerState::kClosed || state_ == ServerState::kMoving) return;
     if (state_ == ServerState::kTlsRequest) {
       if (in_.empty()) {
         if (!readable_) return;

@@ -123,17 +123,48 @@ void Worker::Starve(const std::shared_ptr<Pool>& pool) {
   }
 }
 
-void Worker::GiveAway(ServerConn* s) {
+bool Worker::GiveAway(ServerConn* s) {
   auto pool = s->pool_ptr();
   uint64_t starving = pool->StarvingOthers(index_);
-  s->Close("");
+  Worker* target = nullptr;
   for (int w = 0; w < static_cast<int>(shared_->workers.size()); ++w) {
     if (starving & (uint64_t{1} << (w & 63))) {
-      Worker* other = shared_->workers[w];
-      other->loop().Post([other, pool] { other->Kick(pool); });
-      return;
+      target = shared_->workers[w];
+      break;
     }
   }
+  if (target == nullptr || target == this) return false;
+  LocalPool& lp = Local(pool.get());
+  auto idle = std::find(lp.idle.begin(), lp.idle.end(), s);
+  if (idle != lp.idle.end()) {
+    lp.idle.erase(idle);
+    pool->stats().servers_idle.Add(-1);
+  }
+  lp.held--;
+  Report(pool.get(), lp);
+  auto it = servers_.find(s->id());
+  std::shared_ptr<ServerConn> sp = it->second;
+  servers_.erase(it);
+  loop_.Remove(s->fd());
+  s->set_state(ServerState::kMoving);
+  // Post only after this batch: an event for it fetched in this batch must
+  // not run here once the other thread owns it.
+  loop_.AfterBatch([target, sp] { target->loop().Post([target, sp] { target->Adopt(sp); }); });
+  return true;
+}
+
+void Worker::Adopt(const std::shared_ptr<ServerConn>& sp) {
+  ServerConn* s = sp.get();
+  s->set_worker(this);
+  servers_.emplace(s->id(), sp);
+  LocalPool& lp = Local(s->pool());
+  lp.held++;
+  s->set_state(ServerState::kIdle);
+  if (!loop_.Add(s->fd(), s).ok()) {
+    s->Close("cannot register server connection");
+    return;
+  }
+  ServerFree(s);
 }
 
 void Worker::LinkFromIdle(LocalPool& lp, ClientConn* client) {
@@ -214,9 +245,8 @@ void Worker::ServerFree(ServerConn* s) {
     return;
   }
   if (!pool->paused() && pool->StarvingOthers(index_) != 0 &&
-      (lp.waiters.empty() || pool->OverShare(index_))) {
-    GiveAway(s);  // another worker's clients need the budget more
-    return;
+      (lp.waiters.empty() || pool->OverShare(index_)) && GiveAway(s)) {
+    return;  // another worker's clients need it more
   }
   if (!pool->paused() && !lp.waiters.empty()) {
     ClientConn* c = lp.waiters.front();
@@ -296,8 +326,7 @@ void Worker::Kick(const std::shared_ptr<Pool>& pool) {
 void Worker::Donate(const std::shared_ptr<Pool>& pool) {
   LocalPool& lp = Local(pool.get());
   if (lp.idle.empty() || !lp.waiters.empty() || pool->StarvingOthers(index_) == 0) return;
-  ServerConn* s = lp.idle.front();  // the one idle longest
-  GiveAway(s);
+  GiveAway(lp.idle.front());  // the one idle longest
 }
 
 void Worker::Reconfigure() {
@@ -425,8 +454,8 @@ std::vector<ConnectionRow> Worker::ClientRows() {
 std::vector<ConnectionRow> Worker::ServerRows() {
   std::vector<ConnectionRow> rows;
   int64_t now = NowMs();
-  static const char* kStates[] = {"connecting", "tls", "tls", "login",
-                                  "idle",       "active", "reset", "closed"};
+  static const char* kStates[] = {"connecting", "tls",   "tls",    "login", "idle",
+                                  "active",     "reset", "moving", "closed"};
   for (auto& [id, s] : servers_) {
     const Backend& b = s->backend()->backend;
     rows.push_back({{s->pool()->key().database, s->pool()->key().role,

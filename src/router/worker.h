@@ -6,8 +6,8 @@
 // server takes the most recently idle one of this worker, or opens a new one
 // if the pool's budget allows, or waits in FIFO order. A server that becomes
 // free goes to the first waiter of this worker; with no local waiter it is
-// parked idle, unless another worker starves, then it is closed so that
-// worker can open one. Timeouts are enforced by Tick() every 100 ms.
+// parked idle, unless another worker starves and this one holds more than
+// its share: then the idle connection moves to that worker (no reconnect). Timeouts are enforced by Tick() every 100 ms.
 // Thread-safety: methods run on the worker's own thread, except Post()-ed
 // closures from other threads (EventLoop::Post).
 #pragma once
@@ -70,8 +70,10 @@ class Worker {
   // ---- Cross-thread entry points (Post()-ed). ----
   /// Serves waiters of `pool` if the budget now allows (another worker freed a slot, RESUME).
   void Kick(const std::shared_ptr<Pool>& pool);
-  /// Another worker starves for `pool`: close one idle server to free budget.
+  /// Another worker starves for `pool`: hand it one idle server.
   void Donate(const std::shared_ptr<Pool>& pool);
+  /// Takes over a server connection handed over by another worker.
+  void Adopt(const std::shared_ptr<ServerConn>& server);
   /// Retires servers whose backend left the set (reload).
   void Reconfigure();
   /// Rows for SHOW CLIENTS / SHOW SERVERS of this worker.
@@ -100,7 +102,9 @@ class Worker {
   /// Publishes held/demand to the pool and asks others for budget when starving.
   void Report(Pool* pool, LocalPool& lp);
   void Starve(const std::shared_ptr<Pool>& pool);
-  void GiveAway(ServerConn* s);
+  /// Hands an idle (or just released) server to a starving worker; false
+  /// when no worker starves any more.
+  bool GiveAway(ServerConn* s);
 
   int index_;
   SharedState* shared_;
