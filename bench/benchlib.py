@@ -41,3 +41,52 @@ def scratch_dir(prefix):
     os.chmod(d, 0o755)
     CLEANUPS.append(lambda: shutil.rmtree(d, ignore_errors=True))
     return d
+
+
+def quiet(cmd, timeout=120):
+    """Best-effort command (teardown): output and failures are ignored."""
+    try:
+        subprocess.run(cmd, env=clean_env(), capture_output=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def as_postgres(cmd):
+    """cmd run as the `postgres` account when we are root (PostgreSQL refuses root)."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def stop_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL after `timeout` seconds; no-op when it already exited."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_port(port, proc=None, timeout=30.0, host="127.0.0.1"):
+    """Waits until host:port accepts TCP connections. False when `proc` exited first
+    or the time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def rss_bytes(pid):
+    """Resident set size of a process (VmRSS in /proc/PID/status), in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
