@@ -34,22 +34,15 @@ class Buffer {
     data_.clear();
     start_ = 0;
   }
-  /// Space to read into: grows the string by `n` bytes and returns a pointer
-  /// to them; call Commit(read) afterwards with the bytes actually filled.
-  char* Reserve(size_t n) {
-    Compact();
-    filled_ = data_.size();
-    data_.resize(filled_ + n);
-    return data_.data() + filled_;
-  }
-  void Commit(size_t n) { data_.resize(filled_ + n); }
-  /// Releases memory of a large, now empty buffer (idle connections stay small).
+  /// Releases the memory of an empty buffer, so idle connections hold none
+  /// (a busy one re-allocates per message burst, which malloc serves from
+  /// its per-thread cache).
   void Shrink() {
-    if (empty() && data_.capacity() > kKeepBytes) std::string().swap(data_);
+    if (empty() && data_.capacity() > kInlineBytes) std::string().swap(data_);
   }
 
  private:
-  static constexpr size_t kKeepBytes = 16 * 1024;
+  static constexpr size_t kInlineBytes = 15;  // std::string's in-object capacity
   void Compact() {
     if (start_ > 0 && start_ * 2 >= data_.size()) {
       data_.erase(0, start_);
@@ -58,7 +51,6 @@ class Buffer {
   }
   std::string data_;
   size_t start_ = 0;
-  size_t filled_ = 0;
 };
 
 }  // namespace tusk::router

@@ -144,7 +144,7 @@ void ClientConn::Touch() { last_active_ms_ = NowMs(); }
 bool ClientConn::Throttled() const { return out_.size() >= kBackPressureBytes; }
 
 void ClientConn::OnEvents(uint32_t events) {
-  if (state_ == ClientState::kClosed) return;
+  if (state_ == ClientState::kClosed || state_ == ClientState::kMoving) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
   if ((events & EPOLLOUT) && !out_.empty()) {
     Flush();
@@ -156,7 +156,7 @@ void ClientConn::OnEvents(uint32_t events) {
 }
 
 void ClientConn::Resume() {
-  if (state_ == ClientState::kClosed || in_pump_) return;
+  if (state_ == ClientState::kClosed || state_ == ClientState::kMoving || in_pump_) return;
   Pump();
 }
 
@@ -174,7 +174,7 @@ void ClientConn::Pump() {
   if (in_pump_) return;
   in_pump_ = true;
   for (;;) {
-    if (state_ == ClientState::kClosed || closing_) break;
+    if (state_ == ClientState::kClosed || state_ == ClientState::kMoving || closing_) break;
     if (state_ == ClientState::kTlsHandshake) {
       TlsHandshake h = io_.ContinueHandshake();
       if (h == TlsHandshake::kInProgress) break;
@@ -211,9 +211,10 @@ void ClientConn::Pump() {
     if (progressed) continue;
     if (!readable_) break;
     size_t before = in_.size();
-    IoStatus st = io_.ReadInto(in_, 256 * 1024);
+    bool drained = false;
+    IoStatus st = io_.ReadInto(in_, 256 * 1024, &drained);
+    if (drained) readable_ = false;
     if (st == IoStatus::kWouldBlock) {
-      readable_ = false;
       if (in_.size() == before) break;
     } else if (st == IoStatus::kClosed || st == IoStatus::kError) {
       readable_ = false;
@@ -223,6 +224,7 @@ void ClientConn::Pump() {
     Touch();
     if (pool_) pool_->stats().bytes_received.Add(in_.size() - before);
   }
+  in_.Shrink();  // an idle client keeps no big buffer
   in_pump_ = false;
 }
 
@@ -397,7 +399,7 @@ void ClientConn::BeginAuth() {
         RAND_bytes(reinterpret_cast<unsigned char*>(v.stored_key.data()), 32);
         RAND_bytes(reinterpret_cast<unsigned char*>(v.server_key.data()), 32);
       }
-      scram_.emplace(std::move(v));
+      scram_ = std::make_unique<protocol::ScramServer>(std::move(v));
       protocol::AppendAuthenticationSasl(out_.back(), {"SCRAM-SHA-256"});
       break;
     }
@@ -496,6 +498,26 @@ void ClientConn::AuthSucceeded() {
     return;
   }
   pool_ = worker_->shared().GetPool({database_, user_, readonly_port_});
+  auto& workers = worker_->shared().workers;
+  if (pool_->home() != worker_->index() && pool_->home() < static_cast<int>(workers.size())) {
+    Flush();
+    if (state_ == ClientState::kClosed) return;
+    state_ = ClientState::kMoving;
+    worker_->HandOff(this, workers[pool_->home()]);
+    return;
+  }
+  JoinPool();
+}
+
+void ClientConn::Arrived() {
+  JoinPool();
+  if (state_ == ClientState::kClosed) return;
+  Flush();
+  readable_ = true;  // bytes may have arrived while moving
+  if (state_ != ClientState::kClosed) Pump();
+}
+
+void ClientConn::JoinPool() {
   auto keys = worker_->shared().RegisterCancel({worker_->index(), id_});
   cancel_pid_ = keys.first;
   cancel_key_ = keys.second;

@@ -6,7 +6,8 @@
 // (logged in, no server: in its worker's client table only) ⇄ kWaiting (a
 // request is buffered; in its worker's waiter queue for the pool) ⇄ kActive
 // (linked to a ServerConn) → kClosed. Admin sessions (database `tusk`) live
-// in kAdmin. Owned by one worker; never changes threads. Not synchronized.
+// in kAdmin. Owned by the worker that accepted it until login, then (kMoving)
+// by its pool's home worker. Not synchronized.
 //
 // In transaction mode the client's named prepared statements are kept here
 // and re-created on whichever server serves the next transaction; the SQL
@@ -42,6 +43,7 @@ enum class ClientState {
   kActive,        ///< linked to `server`
   kAdmin,         ///< admin console session (database `tusk`)
   kClosing,       ///< FATAL queued; flushing, then closed; in no pool list
+  kMoving,        ///< logged in, being handed to its pool's home worker
   kClosed,        ///< closed; destroyed after the current event batch
 };
 
@@ -57,6 +59,14 @@ class ClientConn : public IoHandler {
   ~ClientConn() override;
 
   void OnEvents(uint32_t events) override;
+  int fd() const { return io_.fd(); }
+  /// Called on the adopting worker's thread after a hand-off.
+  void set_worker(Worker* w, uint64_t id) {
+    worker_ = w;
+    id_ = id;
+  }
+  /// Continues the login on the pool's home worker (after HandOff).
+  void Arrived();
 
   ClientState state() const { return state_; }
   uint64_t id() const { return id_; }
@@ -110,6 +120,7 @@ class ClientConn : public IoHandler {
   bool HandleAdmin();
   void BeginAuth();
   void AuthSucceeded();
+  void JoinPool();
   void SendWelcome(const std::vector<std::pair<std::string, std::string>>& server_params);
   /// Answers a Parse/Close(statement)…Sync batch without a server: 1 done,
   /// 0 not such a batch, -1 batch incomplete (read more).
@@ -138,7 +149,7 @@ class ClientConn : public IoHandler {
   ServerConn* server_ = nullptr;
   std::map<std::string, std::string> params_;
   std::unordered_map<std::string, PreparedStatement> statements_;
-  std::optional<protocol::ScramServer> scram_;
+  std::unique_ptr<protocol::ScramServer> scram_;  ///< during authentication only
   char md5_salt_[4] = {0, 0, 0, 0};
   int auth_step_ = 0;
   bool admitted_ = false;

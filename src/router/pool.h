@@ -1,15 +1,12 @@
-// Pool: the shared, cross-thread face of one (database, role, port kind)
-// pool: its server-connection budget, pause flag and statistics. Each worker
-// keeps its own idle servers and waiting clients for the pool (worker.h); a
-// server connection never changes threads, so the only shared state is here.
+// Pool: one (database, role, port kind) pool: its server-connection budget,
+// pause flag, statistics and home worker.
 //
-// Budget: `servers` counts server connections of this pool across all
-// workers (connecting, idle, active); TryReserve() admits a new one only
-// below pool_size. A worker whose clients wait while the budget is spent sets
-// its bit in `starving` and asks the others to close an idle server. A worker
-// that frees a server while another starves closes it instead of reusing it
-// when it holds more than its share (pool_size split by demand), so the
-// budget flows to where clients wait and no worker starves for long.
+// Every client and server connection of a pool lives on the pool's home
+// worker (clients are handed there right after login), so pooling decisions
+// never cross threads: many pools spread over the workers, and accepting,
+// TLS handshakes and authentication run on whichever worker accepted.
+// `servers` counts server connections of this pool (connecting, idle,
+// active); TryReserve() admits a new one only below pool_size.
 // Thread-safety: all members are atomics or immutable after construction.
 #pragma once
 
@@ -61,9 +58,12 @@ struct PoolStats {
 
 class Pool {
  public:
-  Pool(PoolKey key, int pool_size) : key_(std::move(key)), pool_size_(pool_size) {}
+  Pool(PoolKey key, int pool_size, int home)
+      : key_(std::move(key)), pool_size_(pool_size), home_(home) {}
 
   const PoolKey& key() const { return key_; }
+  /// Index of the worker that owns this pool's connections.
+  int home() const { return home_; }
   PoolStats& stats() { return stats_; }
 
   /// Admits one more server connection if the budget allows.
@@ -79,37 +79,6 @@ class Pool {
   int servers() const { return servers_.load(); }
   void set_pool_size(int n) { pool_size_ = n; }
   int pool_size() const { return pool_size_.load(); }
-
-  void SetStarving(int worker, bool on) {
-    uint64_t bit = uint64_t{1} << (worker & 63);
-    if (on) {
-      starving_.fetch_or(bit);
-    } else {
-      starving_.fetch_and(~bit);
-    }
-  }
-  /// Workers other than `self` whose clients wait for this pool.
-  uint64_t StarvingOthers(int self) const {
-    return starving_.load(std::memory_order_relaxed) & ~(uint64_t{1} << (self & 63));
-  }
-
-  /// Worker `w` now holds `held` server connections of this pool and has
-  /// `demand` clients that want one (waiting + linked).
-  void Report(int w, int held, int demand) {
-    held_[w & 63].store(held, std::memory_order_relaxed);
-    int old = demand_[w & 63].exchange(demand, std::memory_order_relaxed);
-    total_demand_.fetch_add(demand - old, std::memory_order_relaxed);
-  }
-  /// True when worker `w` holds more than one server above its share of
-  /// pool_size, the share being proportional to its demand (the slack of one
-  /// keeps connections from bouncing between workers on every transaction).
-  bool OverShare(int w) const {
-    int64_t total = total_demand_.load(std::memory_order_relaxed);
-    if (total <= 0) return false;
-    int64_t held = held_[w & 63].load(std::memory_order_relaxed);
-    int64_t demand = demand_[w & 63].load(std::memory_order_relaxed);
-    return held * total > int64_t{pool_size_.load()} * demand + total;
-  }
 
   bool paused() const { return paused_.load(); }
   void set_paused(bool p) { paused_ = p; }
@@ -131,10 +100,7 @@ class Pool {
   const PoolKey key_;
   std::atomic<int> pool_size_;
   std::atomic<int> servers_{0};
-  std::atomic<uint64_t> starving_{0};
-  std::atomic<int> held_[64] = {};
-  std::atomic<int> demand_[64] = {};
-  std::atomic<int> total_demand_{0};
+  const int home_;
   std::atomic<bool> paused_{false};
   std::atomic<bool> has_welcome_{false};
   mutable std::mutex mu_;

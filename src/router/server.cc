@@ -190,7 +190,7 @@ void ServerConn::SendPrelude(const std::string& sql) {
 }
 
 void ServerConn::OnEvents(uint32_t events) {
-  if (state_ == ServerState::kClosed || state_ == ServerState::kMoving) return;
+  if (state_ == ServerState::kClosed) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
   if (state_ == ServerState::kConnecting) {
     if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
@@ -222,13 +222,13 @@ void ServerConn::OnEvents(uint32_t events) {
 
 void ServerConn::Pump() {
   for (;;) {
-    // kMoving: handed to another worker during this batch; not ours to touch.
-    if (state_ == ServerState::kClosed || state_ == ServerState::kMoving) return;
+    if (state_ == ServerState::kClosed) return;
     if (state_ == ServerState::kTlsRequest) {
       if (in_.empty()) {
         if (!readable_) return;
-        IoStatus st = io_.ReadInto(in_, 1);
-        if (st == IoStatus::kWouldBlock) readable_ = false;
+        bool drained = false;
+        IoStatus st = io_.ReadInto(in_, 1, &drained);
+        if (drained) readable_ = false;
         if (st == IoStatus::kClosed || st == IoStatus::kError) {
           Close("server closed the connection during SSLRequest");
           return;
@@ -273,9 +273,10 @@ void ServerConn::Pump() {
       if (in_.size() == before || in_.empty()) return;
       continue;
     }
-    IoStatus st = io_.ReadInto(in_, 256 * 1024);
+    bool drained = false;
+    IoStatus st = io_.ReadInto(in_, 256 * 1024, &drained);
+    if (drained) readable_ = false;
     if (st == IoStatus::kWouldBlock) {
-      readable_ = false;
       if (in_.size() == before) return;
     } else if (st == IoStatus::kClosed || st == IoStatus::kError) {
       // Deliver what arrived (e.g. a FATAL), then close.

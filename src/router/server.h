@@ -4,8 +4,7 @@
 // kLogin (startup, authentication, ParameterStatus, BackendKeyData until the
 // first ReadyForQuery) → kIdle (in its worker's idle list for the pool) ⇄
 // kActive (linked to one client) → kResetting (session mode: DISCARD ALL) →
-// kClosed. Owned by one worker at a time: an idle connection may be handed
-// to another worker whose clients wait (kMoving), which then owns it.
+// kClosed. Owned by its pool's home worker; never changes threads.
 //
 // In transaction mode the response stream is filtered by "segments": each
 // Sync/Query/FunctionCall the client sends closes one segment, and each
@@ -46,7 +45,6 @@ enum class ServerState {
   kIdle,          ///< in the worker's idle list of its pool
   kActive,        ///< linked to `client`
   kResetting,     ///< DISCARD ALL after a session-mode client left
-  kMoving,        ///< idle, handed to another worker; in no list until adopted
   kClosed,        ///< closed; destroyed after the current event batch
 };
 
@@ -77,10 +75,6 @@ class ServerConn : public IoHandler {
   void Close(const std::string& reason, const std::string& sqlstate = "");
 
   ServerState state() const { return state_; }
-  int fd() const { return io_.fd(); }
-  /// Hands the connection to another worker's thread. REQUIRES: kMoving, not
-  /// registered with any loop; called on the adopting thread.
-  void set_worker(Worker* w) { worker_ = w; }
   void set_state(ServerState s) { state_ = s; }
   Pool* pool() const { return pool_.get(); }
   const std::shared_ptr<Pool>& pool_ptr() const { return pool_; }

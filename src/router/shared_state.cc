@@ -29,7 +29,9 @@ std::shared_ptr<Pool> SharedState::GetPool(const PoolKey& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pools_.find(key);
   if (it != pools_.end()) return it->second;
-  auto pool = std::make_shared<Pool>(key, settings()->spec.pool_size);
+  // Spread pools over workers round-robin in creation order.
+  int home = workers.empty() ? 0 : static_cast<int>(pools_.size() % workers.size());
+  auto pool = std::make_shared<Pool>(key, settings()->spec.pool_size, home);
   pools_.emplace(key, pool);
   return pool;
 }

@@ -26,17 +26,20 @@ std::string OpenSslErrors() {
 
 }  // namespace
 
-IoStatus Transport::ReadInto(Buffer& buf, size_t max_bytes) {
+IoStatus Transport::ReadInto(Buffer& buf, size_t max_bytes, bool* drained) {
+  *drained = false;
+  // Reads go to a per-thread scratch area and only what arrived is appended,
+  // so an idle connection's buffer stays as small as its largest message.
+  thread_local char scratch[kReadChunk];
   size_t total = 0;
   for (;;) {
-    char* dst = buf.Reserve(kReadChunk);
     ssize_t n;
     if (ssl_ != nullptr) {
-      n = SSL_read(ssl_, dst, static_cast<int>(kReadChunk));
+      n = SSL_read(ssl_, scratch, static_cast<int>(kReadChunk));
       if (n <= 0) {
-        buf.Commit(0);
         int err = SSL_get_error(ssl_, static_cast<int>(n));
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+          *drained = true;
           return total > 0 ? IoStatus::kOk : IoStatus::kWouldBlock;
         }
         if (err == SSL_ERROR_ZERO_RETURN) return IoStatus::kClosed;
@@ -44,24 +47,24 @@ IoStatus Transport::ReadInto(Buffer& buf, size_t max_bytes) {
         return err == SSL_ERROR_SYSCALL && total == 0 ? IoStatus::kClosed : IoStatus::kError;
       }
     } else {
-      n = recv(fd_, dst, kReadChunk, 0);
+      n = recv(fd_, scratch, kReadChunk, 0);
       if (n < 0) {
-        buf.Commit(0);
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          *drained = true;
           return total > 0 ? IoStatus::kOk : IoStatus::kWouldBlock;
         }
         return IoStatus::kError;
       }
-      if (n == 0) {
-        buf.Commit(0);
-        return IoStatus::kClosed;
-      }
+      if (n == 0) return IoStatus::kClosed;
     }
-    buf.Commit(static_cast<size_t>(n));
+    buf.Append(std::string_view(scratch, static_cast<size_t>(n)));
     total += static_cast<size_t>(n);
-    if (static_cast<size_t>(n) < kReadChunk && ssl_ == nullptr) {
-      return IoStatus::kOk;  // short read: the socket is drained (edge-triggered is satisfied)
+    // A short plain read drained the socket (edge-triggered is satisfied);
+    // TLS may hold more decrypted records, so it reads until WANT_READ.
+    if (ssl_ == nullptr && static_cast<size_t>(n) < kReadChunk) {
+      *drained = true;
+      return IoStatus::kOk;
     }
     if (max_bytes != 0 && total >= max_bytes) return IoStatus::kOk;
   }

@@ -37,8 +37,11 @@ class Transport {
   void Adopt(int fd) { fd_ = fd; }
   bool tls() const { return ssl_ != nullptr; }
 
-  /// Reads up to `max_bytes` (0 = until EAGAIN) into `buf`.
-  IoStatus ReadInto(Buffer& buf, size_t max_bytes = 0);
+  /// Reads up to `max_bytes` (0 = until drained) into `buf`. `*drained` is
+  /// set when the socket has nothing more right now (a short read or
+  /// EAGAIN), so an edge-triggered caller need not try again until the next
+  /// event.
+  IoStatus ReadInto(Buffer& buf, size_t max_bytes, bool* drained);
   /// Writes as much of `buf` as the socket takes, consuming what was written.
   IoStatus WriteFrom(Buffer& buf);
 

@@ -100,7 +100,6 @@ bool Worker::OpenServer(const std::shared_ptr<Pool>& pool) {
   servers_.emplace(id, s);
   LocalPool& lp = Local(pool.get());
   lp.opening++;
-  lp.held++;
   shared_->servers++;
   pool->stats().server_connects.Add();
   if (!s->Start(password)) {
@@ -111,60 +110,26 @@ bool Worker::OpenServer(const std::shared_ptr<Pool>& pool) {
   return true;
 }
 
-void Worker::Report(Pool* pool, LocalPool& lp) {
-  int busy = lp.held - static_cast<int>(lp.idle.size());
-  pool->Report(index_, lp.held, static_cast<int>(lp.waiters.size()) + busy);
-}
-
-void Worker::Starve(const std::shared_ptr<Pool>& pool) {
-  pool->SetStarving(index_, true);
-  for (Worker* w : shared_->workers) {
-    if (w != this) w->loop().Post([w, pool] { w->Donate(pool); });
-  }
-}
-
-bool Worker::GiveAway(ServerConn* s) {
-  auto pool = s->pool_ptr();
-  uint64_t starving = pool->StarvingOthers(index_);
-  Worker* target = nullptr;
-  for (int w = 0; w < static_cast<int>(shared_->workers.size()); ++w) {
-    if (starving & (uint64_t{1} << (w & 63))) {
-      target = shared_->workers[w];
-      break;
-    }
-  }
-  if (target == nullptr || target == this) return false;
-  LocalPool& lp = Local(pool.get());
-  auto idle = std::find(lp.idle.begin(), lp.idle.end(), s);
-  if (idle != lp.idle.end()) {
-    lp.idle.erase(idle);
-    pool->stats().servers_idle.Add(-1);
-  }
-  lp.held--;
-  Report(pool.get(), lp);
-  auto it = servers_.find(s->id());
-  std::shared_ptr<ServerConn> sp = it->second;
-  servers_.erase(it);
-  loop_.Remove(s->fd());
-  s->set_state(ServerState::kMoving);
+void Worker::HandOff(ClientConn* client, Worker* target) {
+  auto it = clients_.find(client->id());
+  std::shared_ptr<ClientConn> sp = it->second;
+  clients_.erase(it);
+  loop_.Remove(client->fd());
   // Post only after this batch: an event for it fetched in this batch must
   // not run here once the other thread owns it.
-  loop_.AfterBatch([target, sp] { target->loop().Post([target, sp] { target->Adopt(sp); }); });
-  return true;
+  loop_.AfterBatch([target, sp] { target->loop().Post([target, sp] { target->AdoptClient(sp); }); });
 }
 
-void Worker::Adopt(const std::shared_ptr<ServerConn>& sp) {
-  ServerConn* s = sp.get();
-  s->set_worker(this);
-  servers_.emplace(s->id(), sp);
-  LocalPool& lp = Local(s->pool());
-  lp.held++;
-  s->set_state(ServerState::kIdle);
-  if (!loop_.Add(s->fd(), s).ok()) {
-    s->Close("cannot register server connection");
+void Worker::AdoptClient(const std::shared_ptr<ClientConn>& sp) {
+  ClientConn* c = sp.get();
+  uint64_t id = next_id_++;
+  c->set_worker(this, id);
+  clients_.emplace(id, sp);
+  if (!loop_.Add(c->fd(), c).ok()) {
+    c->Close();
     return;
   }
-  ServerFree(s);
+  c->Arrived();
 }
 
 void Worker::LinkFromIdle(LocalPool& lp, ClientConn* client) {
@@ -208,19 +173,13 @@ void Worker::RequestServer(ClientConn* client) {
   if (pool->key().readonly && !lp.idle.empty()) DropPrimaryFromReadOnly(lp);
   if (!pool->paused() && !lp.idle.empty() && lp.waiters.empty()) {
     LinkFromIdle(lp, client);
-    Report(pool, lp);
     return;
   }
   lp.waiters.push_back(client);
   pool->stats().clients_waiting.Add(1);
-  Report(pool, lp);
   if (pool->paused()) return;
-  if (static_cast<int>(lp.waiters.size()) > lp.opening) {
-    if (pool->TryReserve()) {
-      OpenServer(client->pool_ptr());
-    } else {
-      Starve(client->pool_ptr());
-    }
+  if (static_cast<int>(lp.waiters.size()) > lp.opening && pool->TryReserve()) {
+    OpenServer(client->pool_ptr());
   }
 }
 
@@ -230,8 +189,6 @@ void Worker::ForgetWaiter(ClientConn* client) {
   if (it == lp.waiters.end()) return;
   lp.waiters.erase(it);
   client->pool()->stats().clients_waiting.Add(-1);
-  if (lp.waiters.empty()) client->pool()->SetStarving(index_, false);
-  Report(client->pool(), lp);
 }
 
 void Worker::ServerFree(ServerConn* s) {
@@ -244,25 +201,18 @@ void Worker::ServerFree(ServerConn* s) {
     s->Close("");
     return;
   }
-  if (!pool->paused() && pool->StarvingOthers(index_) != 0 &&
-      (lp.waiters.empty() || pool->OverShare(index_)) && GiveAway(s)) {
-    return;  // another worker's clients need it more
-  }
   if (!pool->paused() && !lp.waiters.empty()) {
     ClientConn* c = lp.waiters.front();
     lp.waiters.pop_front();
     pool->stats().clients_waiting.Add(-1);
-    if (lp.waiters.empty()) pool->SetStarving(index_, false);
     s->set_state(ServerState::kIdle);
     c->Link(s);
-    Report(pool, lp);
     return;
   }
   s->set_state(ServerState::kIdle);
   s->set_idle_since_ms(now);
   lp.idle.push_back(s);
   pool->stats().servers_idle.Add(1);
-  Report(pool, lp);
 }
 
 void Worker::ServerClosed(ServerConn* s, bool never_ready, const std::string& error,
@@ -276,7 +226,6 @@ void Worker::ServerClosed(ServerConn* s, bool never_ready, const std::string& er
       pool->stats().servers_idle.Add(-1);
     }
   }
-  lp.held--;
   if (never_ready) {
     lp.opening--;
     // A standby that cannot be reached is skipped for 2 s and the waiter is
@@ -292,7 +241,6 @@ void Worker::ServerClosed(ServerConn* s, bool never_ready, const std::string& er
       c->Fatal(sqlstate.empty() ? "08006" : sqlstate, error);
     }
   }
-  Report(pool, lp);
   auto it = servers_.find(s->id());
   if (it != servers_.end()) {
     loop_.Defer(it->second);
@@ -315,18 +263,6 @@ void Worker::Kick(const std::shared_ptr<Pool>& pool) {
   while (static_cast<int>(lp.waiters.size()) > lp.opening && pool->TryReserve()) {
     if (!OpenServer(pool)) break;
   }
-  if (static_cast<int>(lp.waiters.size()) > lp.opening) {
-    pool->SetStarving(index_, true);
-  } else {
-    pool->SetStarving(index_, false);
-  }
-  Report(pool.get(), lp);
-}
-
-void Worker::Donate(const std::shared_ptr<Pool>& pool) {
-  LocalPool& lp = Local(pool.get());
-  if (lp.idle.empty() || !lp.waiters.empty() || pool->StarvingOthers(index_) == 0) return;
-  GiveAway(lp.idle.front());  // the one idle longest
 }
 
 void Worker::Reconfigure() {
@@ -361,11 +297,8 @@ void Worker::Tick() {
       c->Fatal("08P01", "no server connection became free within pool_wait_timeout (" +
                             std::to_string(spec.pool_wait_timeout_ms) + " ms)");
     }
-    if (lp.waiters.empty()) {
-      pool->SetStarving(index_, false);
-    } else if (static_cast<int>(lp.waiters.size()) > lp.opening && !pool->paused()) {
-      Kick(shared_->GetPool(pool->key()));  // opens if budget appeared, else keeps starving
-      if (static_cast<int>(lp.waiters.size()) > lp.opening) Starve(shared_->GetPool(pool->key()));
+    if (static_cast<int>(lp.waiters.size()) > lp.opening && !pool->paused()) {
+      Kick(shared_->GetPool(pool->key()));  // opens servers if budget appeared (e.g. RELOAD)
     }
     // Idle servers past their idle timeout or lifetime.
     std::vector<ServerConn*> expired;
@@ -439,8 +372,8 @@ void Worker::Tick() {
 std::vector<ConnectionRow> Worker::ClientRows() {
   std::vector<ConnectionRow> rows;
   int64_t now = NowMs();
-  static const char* kStates[] = {"startup", "tls",   "auth",    "login", "idle",
-                                  "waiting", "active", "admin", "closing", "closed"};
+  static const char* kStates[] = {"startup", "tls",   "auth",    "login",   "idle",  "waiting",
+                                  "active",  "admin", "closing", "moving", "closed"};
   for (auto& [id, c] : clients_) {
     rows.push_back({{c->database(), c->user(), kStates[static_cast<int>(c->state())], c->peer(),
                      c->tls() ? "yes" : "no", std::to_string((now - c->connected_ms()) / 1000),
@@ -454,8 +387,8 @@ std::vector<ConnectionRow> Worker::ClientRows() {
 std::vector<ConnectionRow> Worker::ServerRows() {
   std::vector<ConnectionRow> rows;
   int64_t now = NowMs();
-  static const char* kStates[] = {"connecting", "tls",   "tls",    "login", "idle",
-                                  "active",     "reset", "moving", "closed"};
+  static const char* kStates[] = {"connecting", "tls",    "tls",   "login",
+                                  "idle",       "active", "reset", "closed"};
   for (auto& [id, s] : servers_) {
     const Backend& b = s->backend()->backend;
     rows.push_back({{s->pool()->key().database, s->pool()->key().role,

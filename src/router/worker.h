@@ -1,13 +1,12 @@
 // Worker: one event-loop thread. Accepts clients on its own SO_REUSEPORT
-// listening sockets, owns every client and server connection it created,
-// and keeps, per pool, its idle server connections and its waiting clients.
+// listening sockets and authenticates them; a logged-in client is handed to
+// its pool's home worker (pool.h), which owns the pool's server connections,
+// its idle list and its FIFO of waiting clients.
 //
-// Pool discipline (see pool.h for the shared budget): a client that needs a
-// server takes the most recently idle one of this worker, or opens a new one
-// if the pool's budget allows, or waits in FIFO order. A server that becomes
-// free goes to the first waiter of this worker; with no local waiter it is
-// parked idle, unless another worker starves and this one holds more than
-// its share: then the idle connection moves to that worker (no reconnect). Timeouts are enforced by Tick() every 100 ms.
+// A client that needs a server takes the most recently idle one, or opens a
+// new one if the pool's budget allows, or waits. A server that becomes free
+// goes to the first waiter, or is parked idle. Timeouts are enforced by
+// Tick() every 100 ms.
 // Thread-safety: methods run on the worker's own thread, except Post()-ed
 // closures from other threads (EventLoop::Post).
 #pragma once
@@ -68,12 +67,11 @@ class Worker {
   ClientConn* FindClient(uint64_t id);
 
   // ---- Cross-thread entry points (Post()-ed). ----
-  /// Serves waiters of `pool` if the budget now allows (another worker freed a slot, RESUME).
+  /// Serves waiters of `pool` from idle servers or new ones if the budget allows (RESUME, a server closed).
   void Kick(const std::shared_ptr<Pool>& pool);
-  /// Another worker starves for `pool`: hand it one idle server.
-  void Donate(const std::shared_ptr<Pool>& pool);
-  /// Takes over a server connection handed over by another worker.
-  void Adopt(const std::shared_ptr<ServerConn>& server);
+  /// Moves a logged-in client to `target` (its pool's home worker); the
+  /// client continues there with ClientConn::Arrived().
+  void HandOff(ClientConn* client, Worker* target);
   /// Retires servers whose backend left the set (reload).
   void Reconfigure();
   /// Rows for SHOW CLIENTS / SHOW SERVERS of this worker.
@@ -86,8 +84,7 @@ class Worker {
   struct LocalPool {
     std::vector<ServerConn*> idle;
     std::deque<ClientConn*> waiters;
-    int opening = 0;  ///< servers of this worker still logging in
-    int held = 0;     ///< all servers of this worker for the pool
+    int opening = 0;  ///< servers still logging in
   };
   class Acceptor;
 
@@ -99,12 +96,7 @@ class Worker {
   void LinkFromIdle(LocalPool& lp, ClientConn* client);
   /// Read-only pools: closes idle connections to the primary when a standby is up.
   void DropPrimaryFromReadOnly(LocalPool& lp);
-  /// Publishes held/demand to the pool and asks others for budget when starving.
-  void Report(Pool* pool, LocalPool& lp);
-  void Starve(const std::shared_ptr<Pool>& pool);
-  /// Hands an idle (or just released) server to a starving worker; false
-  /// when no worker starves any more.
-  bool GiveAway(ServerConn* s);
+  void AdoptClient(const std::shared_ptr<ClientConn>& client);
 
   int index_;
   SharedState* shared_;
