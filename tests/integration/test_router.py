@@ -569,6 +569,53 @@ class LimitsTest(RouterCase):
         a.commit()
 
 
+class TimeoutsTest(RouterCase):
+    """idle_transaction_timeout, query_timeout and idle_client_timeout, each
+    with the SQLSTATE PostgreSQL itself uses."""
+    router = """
+        idle_transaction_timeout: 1s
+        query_timeout: 1s
+        idle_client_timeout: 3s
+        """
+
+    def test_query_timeout_cancels_the_query(self):
+        conn = self.connect()
+        conn.autocommit = True
+        start = time.monotonic()
+        with self.assertRaises(psycopg2.errors.QueryCanceled) as cm:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_sleep(20)")
+        self.assertEqual(cm.exception.pgcode, "57014")
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertEqual(self.scalar(conn, "SELECT 1"), 1)  # the session goes on
+
+    def test_idle_in_transaction_timeout(self):
+        w = self.wire()
+        scram_login(w, "app", self.secrets["app"], "app")
+        w.message(b"Q", b"BEGIN\0")
+        start = time.monotonic()
+        messages = w.read_to_eof()
+        errors = errors_in(messages)
+        self.assertEqual([(e.get("S"), e.get("C")) for e in errors], [("FATAL", "25P03")],
+                         messages)
+        self.assertGreater(time.monotonic() - start, 0.8)
+        # No transaction was left open on the server.
+        direct = psycopg2.connect(self.direct_dsn())
+        self.addCleanup(direct.close)
+        direct.autocommit = True
+        self.assertTrue(wait_until(lambda: self.scalar(
+            direct, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' "
+            "AND state LIKE 'idle in transaction%'") == 0, timeout=5))
+
+    def test_idle_client_timeout(self):
+        w = self.wire()
+        scram_login(w, "app", self.secrets["app"], "app")
+        start = time.monotonic()
+        errors = errors_in(w.read_to_eof())
+        self.assertEqual([(e.get("S"), e.get("C")) for e in errors], [("FATAL", "57P05")])
+        self.assertGreater(time.monotonic() - start, 2.5)
+
+
 def _quietly(fn):
     """fn(), or False when it raises a psycopg2 error."""
     try:
