@@ -19,6 +19,7 @@
 #include "protocol/messages.h"
 #include "protocol/startup.h"
 #include "router/admin.h"
+#include "router/backend_socket.h"
 #include "router/server.h"
 #include "router/worker.h"
 
@@ -68,6 +69,14 @@ std::string ServerStatementName(std::string_view query, const std::vector<int32_
   return buf;
 }
 
+/// The statement a client's Parse creates, under its shared server-side name.
+PreparedStatement MakeStatement(const protocol::ParseMessage& m) {
+  PreparedStatement st;
+  st.server_name = ServerStatementName(m.query, m.param_types);
+  protocol::AppendParse(st.parse, st.server_name, m.query, m.param_types);
+  return st;
+}
+
 /// Skips whitespace and SQL comments.
 std::string_view SkipSpace(std::string_view s) {
   for (;;) {
@@ -100,22 +109,18 @@ std::string NextWord(std::string_view& s) {
   return w;
 }
 
+/// Delivers PostgreSQL's CancelRequest for (pid, key) to `b` from a short
+/// detached thread (a blocking connect must not stall the event loop).
 void SendCancel(Backend b, int32_t pid, int32_t key) {
   std::thread([b, pid, key] {
+    std::string error;
+    int fd = ConnectBackend(b, /*blocking=*/true, &error);
+    if (fd < 0) return;
     std::string packet;
     protocol::AppendCancelRequest(packet, pid, key);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(b.port));
-    std::string host = b.host.empty() || b.host == "localhost" ? "127.0.0.1" : b.host;
-    if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      ssize_t n = send(fd, packet.data(), packet.size(), MSG_NOSIGNAL);
-      (void)n;
+    if (send(fd, packet.data(), packet.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(packet.size())) {
       char c;
-      ssize_t r = recv(fd, &c, 1, 0);  // wait for the server to close: cancel delivered
+      ssize_t r = recv(fd, &c, 1, 0);  // the server closes once it has the request
       (void)r;
     }
     close(fd);
@@ -729,10 +734,7 @@ int ClientConn::AnswerLocally() {
     if (f.type == 'S') break;
     if (f.type == 'P') {
       auto m = protocol::ParseParse(f.body);
-      PreparedStatement st;
-      st.server_name = ServerStatementName(m->query, m->param_types);
-      protocol::AppendParse(st.parse, st.server_name, m->query, m->param_types);
-      statements_[std::string(m->name)] = std::move(st);
+      statements_[std::string(m->name)] = MakeStatement(*m);
       protocol::AppendParseComplete(out);
     } else {
       statements_.erase(std::string(protocol::ParseTarget(f.body)->name));
@@ -750,7 +752,7 @@ bool ClientConn::ForwardMessage(char type, std::string_view frame, std::string_v
   if (seg.start_us == 0) seg.start_us = NowUs();
   bool handled = false;
   if (settings_->spec.mode == PoolMode::kTransaction) {
-    handled = RewriteForTransactionMode(type, frame, body);
+    handled = RewriteForTransactionMode(type, body);
     if (state_ == ClientState::kClosed) return false;
   } else if (type == 'Q') {
     auto q = protocol::ParseQuery(body);
@@ -776,8 +778,7 @@ void ClientConn::EnsurePrepared(const PreparedStatement& st) {
   seg.prepared.push_back(st.server_name);
 }
 
-bool ClientConn::RewriteForTransactionMode(char type, std::string_view frame, std::string_view body) {
-  (void)frame;
+bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
   ServerConn* s = server_;
   switch (type) {
     case 'P': {
@@ -787,9 +788,7 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view frame, st
         return true;
       }
       if (m->name.empty()) return false;
-      PreparedStatement st;
-      st.server_name = ServerStatementName(m->query, m->param_types);
-      protocol::AppendParse(st.parse, st.server_name, m->query, m->param_types);
+      PreparedStatement st = MakeStatement(*m);
       // Re-create under the shared name (Close first: it may exist already);
       // the client sees one ParseComplete, ours for Close is dropped.
       Segment& seg = s->open_segment();

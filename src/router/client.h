@@ -126,7 +126,7 @@ class ClientConn : public IoHandler {
   /// 0 not such a batch, -1 batch incomplete (read more).
   int AnswerLocally();
   bool ForwardMessage(char type, std::string_view frame, std::string_view body);
-  bool RewriteForTransactionMode(char type, std::string_view frame, std::string_view body);
+  bool RewriteForTransactionMode(char type, std::string_view body);
   std::string PreludeFor(ServerConn* s);
   void EnsurePrepared(const PreparedStatement& st);
   void ProtocolViolation(const std::string& message);

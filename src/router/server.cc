@@ -15,6 +15,7 @@
 
 #include "protocol/frame.h"
 #include "protocol/messages.h"
+#include "router/backend_socket.h"
 #include "router/client.h"
 #include "router/shared_state.h"
 #include "router/worker.h"
@@ -26,67 +27,6 @@ namespace {
 constexpr uint32_t kMaxServerMessage = 1u << 30;
 /// Stop reading from PostgreSQL while this much waits for a slow client.
 constexpr size_t kBackPressureBytes = 1 << 20;
-
-int ConnectSocket(const Backend& b, std::string* error) {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  int family;
-  if (!b.host.empty() && b.host[0] == '/') {
-    auto* un = reinterpret_cast<sockaddr_un*>(&addr);
-    std::string path = b.host + "/.s.PGSQL." + std::to_string(b.port);
-    if (path.size() >= sizeof un->sun_path) {
-      *error = "socket path too long: " + path;
-      return -1;
-    }
-    un->sun_family = AF_UNIX;
-    std::memcpy(un->sun_path, path.c_str(), path.size() + 1);
-    len = sizeof(sockaddr_un);
-    family = AF_UNIX;
-  } else {
-    auto* in4 = reinterpret_cast<sockaddr_in*>(&addr);
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    std::string host = b.host.empty() || b.host == "localhost" ? "127.0.0.1" : b.host;
-    if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) == 1) {
-      in4->sin_family = AF_INET;
-      in4->sin_port = htons(static_cast<uint16_t>(b.port));
-      len = sizeof(sockaddr_in);
-      family = AF_INET;
-    } else if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
-      in6->sin6_family = AF_INET6;
-      in6->sin6_port = htons(static_cast<uint16_t>(b.port));
-      len = sizeof(sockaddr_in6);
-      family = AF_INET6;
-    } else {
-      addrinfo hints{};
-      hints.ai_socktype = SOCK_STREAM;
-      addrinfo* res = nullptr;
-      if (getaddrinfo(host.c_str(), std::to_string(b.port).c_str(), &hints, &res) != 0 ||
-          res == nullptr) {
-        *error = "could not resolve host \"" + host + "\"";
-        return -1;
-      }
-      std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
-      len = res->ai_addrlen;
-      family = res->ai_family;
-      freeaddrinfo(res);
-    }
-  }
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = std::string("socket: ") + std::strerror(errno);
-    return -1;
-  }
-  if (family != AF_UNIX) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
-    *error = std::strerror(errno);
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 std::string Describe(const Backend& b) { return b.host + ":" + std::to_string(b.port); }
 
@@ -103,7 +43,7 @@ ServerConn::~ServerConn() = default;
 bool ServerConn::Start(const std::string& password) {
   password_ = password;
   std::string error;
-  int fd = ConnectSocket(backend_->backend, &error);
+  int fd = ConnectBackend(backend_->backend, /*blocking=*/false, &error);
   if (fd < 0) {
     backend_->down_until_ms = NowMs() + 2000;
     return false;
@@ -156,9 +96,6 @@ void ServerConn::Flush() {
   if (st == IoStatus::kError || st == IoStatus::kClosed) {
     Close("lost connection to server " + Describe(backend_->backend));
     return;
-  }
-  if (out_.size() < kBackPressureBytes && client_ != nullptr) {
-    // A client paused for our sake can go on.
   }
 }
 

@@ -128,7 +128,8 @@ class ServerConn : public IoHandler {
            " front_dc=" + std::to_string(segments_.empty() ? open_.drop_close : segments_.front().drop_close) +
            " tx=" + std::string(1, static_cast<char>(tx_)) + " readable=" + std::to_string(readable_);
   }
-  /// Bytes buffered towards the client, for back-pressure.
+  /// True while this much waits to be written to PostgreSQL (1 MiB) that
+  /// the client should stop being read (back-pressure).
   bool Throttled() const;
   /// Reads and processes what PostgreSQL sent (called on events and when a
   /// throttled client drained).
