@@ -90,3 +90,14 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid):
+    """CPU time a process has used so far, user + system, all its threads (also the
+    ones that exited): /proc/PID/stat fields 14 (utime) and 15 (stime), in seconds.
+    Raises OSError when the process is gone."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    # field 2 (comm) is in parentheses and may hold spaces: count from the last ')'
+    fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -18,9 +18,18 @@ pgbench always connects over TCP to 127.0.0.1, to each of the three targets in t
 Before each TPC-B-like run: VACUUM pgbench_branches/pgbench_tellers, TRUNCATE
 pgbench_history, CHECKPOINT (what pgbench does without -n, plus a checkpoint).
 TPS is pgbench's "tps = ..." line; p50/p99 latency come from its per-transaction log
-(-l, 3rd column, microseconds). Prepared mode is reported "n/a" for PgBouncer once a
-prepared run fails (1.18 has no max_prepared_statements: statements do not survive a
-change of server connection).
+(-l, 3rd column, microseconds).
+Pooler CPU µs/txn (PgBouncer and tusk; not direct): every run here is CPU-bound on a
+small box, so what the pooler itself burns per transaction explains the TPS ratios.
+The pooler's current process (after a restart, the new one) is read just before and
+just after each pgbench run: utime + stime of all its threads, /proc/PID/stat fields
+14 + 15 / SC_CLK_TCK (10 ms ticks); the difference x 1e6 / pgbench's "number of
+transactions actually processed". It includes the pooler's side of the clients' logins
+at the start of the run (one per transaction with -C) and its server-side work; not
+pgbench's own CPU. Below the table: the median over rows of tusk's µs/txn / PgBouncer's
+(rows where both were measured).
+Prepared mode is reported "n/a" for PgBouncer once a prepared run fails (1.18 has no
+max_prepared_statements: statements do not survive a change of server connection).
 Idle-client memory: fresh PgBouncer and router processes get 5,000 client connections
 that log in (startup + SCRAM, raw sockets in asyncio) and stay idle; reported is
 (VmRSS with them - VmRSS after one warm-up client) / 5,000.
@@ -49,13 +58,14 @@ import resource
 import secrets
 import shutil
 import signal
+import statistics
 import struct
 import subprocess
 import sys
 import time
 
-from benchlib import (CLEANUPS, as_postgres, clean_env, free_port, quiet, rss_bytes, run,
-                      scratch_dir, stop_process, wait_port)
+from benchlib import (CLEANUPS, as_postgres, clean_env, cpu_seconds, free_port, quiet,
+                      rss_bytes, run, scratch_dir, stop_process, wait_port)
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 SCALE = 10
@@ -68,6 +78,7 @@ GOAL_SELECT_SIMPLE_CLIENTS = (10, 50, 100)
 GOAL_SELECT_PREPARED = 0.75    # x direct, -S -M prepared
 CONNECT_CLIENTS = 50
 TPS_RE = re.compile(r"^tps = ([0-9.]+)", re.M)
+TXNS_RE = re.compile(r"^number of transactions actually processed: (\d+)", re.M)
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -268,10 +279,11 @@ def start_router(root, tusk, pg, pool, server_socket, tag, workers=0):
 # ---------------------------------------------------------------- pgbench
 
 class Result:
-    def __init__(self, tps=None, p50=None, p99=None, error=None, na=None, txns=0,
+    def __init__(self, tps=None, p50=None, p99=None, error=None, na=None, txns=None,
                  stalled=False):
         self.tps, self.p50, self.p99, self.error, self.na = tps, p50, p99, error, na
-        self.txns, self.stalled = txns, stalled
+        self.txns, self.stalled = txns, stalled  # txns: pgbench's processed count
+        self.cpu_us = None  # the pooler's CPU µs per transaction (poolers only)
 
 
 def percentile(sorted_xs, q):
@@ -321,8 +333,19 @@ def pgbench(pg_bin, port, password, logdir, tag, clients, select_only, mode, con
     m = TPS_RE.search(p.stdout)
     if p.returncode != 0 or not m:
         return Result(error=first_error_line(p.stderr + p.stdout, f"pgbench exit {p.returncode}"))
+    n = TXNS_RE.search(p.stdout)
     return Result(tps=float(m.group(1)), p50=percentile(lat, 50), p99=percentile(lat, 99),
-                  txns=len(lat))
+                  txns=int(n.group(1)) if n else None)
+
+
+def pooler_cpu(pooler):
+    """CPU seconds the pooler's current process has used so far; None when it is gone."""
+    if pooler is None or pooler.proc.poll() is not None:
+        return None
+    try:
+        return cpu_seconds(pooler.proc.pid)
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def maintenance(pg):
@@ -470,6 +493,23 @@ def cell(res, attr):
     return f"{v:.0f}" if attr == "tps" else f"{v / 1000.0:.2f}"
 
 
+def cpu_cell(res):
+    """A table cell: the pooler's CPU µs per transaction."""
+    if res is None:
+        return "-"
+    if res.na or res.error:
+        return "n/a" if res.na else "error"
+    return "-" if res.cpu_us is None else f"{res.cpu_us:.1f}"
+
+
+def cpu_ratio(res):
+    """tusk µs/txn / PgBouncer µs/txn of one row, None unless both were measured."""
+    t, b = res.get("tusk"), res.get("pgbouncer")
+    if ok(t) and ok(b) and t.cpu_us is not None and b.cpu_us:
+        return t.cpu_us / b.cpu_us
+    return None
+
+
 def ok(res):
     return res is not None and not res.na and not res.error
 
@@ -509,10 +549,11 @@ WORKLOAD_NAMES = {"select": "-S", "tpcb": "TPC-B", "select -C": "-S -C"}
 
 
 def print_table(points, results):
-    h1 = f"{'':<26}|{'TPS':^29}|{'p50 ms':^25}|{'p99 ms':^25}|{'tusk /':^17}|"
+    h1 = (f"{'':<26}|{'TPS':^29}|{'p50 ms':^25}|{'p99 ms':^25}|{'pooler CPU µs/txn':^19}|"
+          f"{'tusk /':^17}|")
     h2 = (f"{'workload':<9}{'mode':<9}{'clients':>7} |{'direct':>9}{'pgbouncer':>10}{'tusk':>9}"
           f" |{'direct':>8}{'pgb':>8}{'tusk':>8} |{'direct':>8}{'pgb':>8}{'tusk':>8} |"
-          f"{'direct':>8}{'pgb':>8} | goals")
+          f"{'pgb':>9}{'tusk':>9} |{'direct':>8}{'pgb':>8} | goals")
     print(h1)
     print(h2)
     print("-" * (len(h2) + 24))
@@ -525,8 +566,16 @@ def print_table(points, results):
               f"{cell(d, 'tps'):>9}{cell(b, 'tps'):>10}{cell(t, 'tps'):>9} |"
               f"{cell(d, 'p50'):>8}{cell(b, 'p50'):>8}{cell(t, 'p50'):>8} |"
               f"{cell(d, 'p99'):>8}{cell(b, 'p99'):>8}{cell(t, 'p99'):>8} |"
+              f"{cpu_cell(b):>9}{cpu_cell(t):>9} |"
               f"{(f'{rd:.2f}x' if rd else '-'):>8}{(f'{rb:.2f}x' if rb else '-'):>8} | "
               f"{goal_cell(goals(point, res))}")
+    rs = [r for r in (cpu_ratio(results.get(p, {})) for p in points) if r is not None]
+    if rs:
+        print(f"pooler CPU per transaction, tusk / pgbouncer: median {statistics.median(rs):.2f}x "
+              f"over {len(rs)} row{'s' if len(rs) != 1 else ''} with both "
+              f"(min {min(rs):.2f}x, max {max(rs):.2f}x)")
+    else:
+        print("pooler CPU per transaction, tusk / pgbouncer: no row with both")
 
 
 def pgbouncer_version():
@@ -582,9 +631,14 @@ def run_benchmarks(args, pg, poolers, points, logdir, results, notes):
             if workload == "tpcb":
                 maintenance(pg)
             t0 = time.monotonic()
+            pooler = poolers.get(target)  # None for direct
+            cpu0 = pooler_cpu(pooler)
             r = pgbench(args.pg_bin, ports[target], pg.password, logdir,
                         f"{target}-{workload.replace(' ', '')}-{mode}-{clients}", clients,
                         workload != "tpcb", mode, workload == "select -C", args.duration)
+            cpu1 = pooler_cpu(pooler)
+            if cpu0 is not None and cpu1 is not None and ok(r) and r.txns:
+                r.cpu_us = (cpu1 - cpu0) * 1e6 / r.txns
             if r.error and target == "pgbouncer" and mode == "prepared":
                 pgb_prepared_na = r.error
                 r = Result(na=r.error)
@@ -599,6 +653,8 @@ def run_benchmarks(args, pg, poolers, points, logdir, results, notes):
             else:
                 state = (f"{r.tps:.0f} tps, p50 {r.p50 / 1000:.2f} ms, "
                          f"p99 {r.p99 / 1000:.2f} ms")
+                if r.cpu_us is not None:
+                    state += f", cpu {r.cpu_us:.1f} µs/txn"
             print(f"  {WORKLOAD_NAMES[workload]:<6} {mode:<8} {clients:>4} clients  "
                   f"{target:<9} {state} ({time.monotonic() - t0:.0f} s)", flush=True)
     return pgb_prepared_na
@@ -665,6 +721,9 @@ def main():
     ap.add_argument("--clients", default="10,50,100,500", help="comma-separated client counts")
     ap.add_argument("--quick", action="store_true", help="smoke run: 5 s, 10,50 clients")
     ap.add_argument("--skip-memory", action="store_true", help="no idle-client memory test")
+    ap.add_argument("--only", default="",
+                    help="comma-separated rows to run, named like the table: -S/simple, "
+                         "TPC-B/prepared, -S -C/simple (default: all)")
     ap.add_argument("--pg-bin", default="/usr/lib/postgresql/15/bin")
     ap.add_argument("--router-workers", type=int, default=0,
                     help="the router's worker threads (default 0: one per CPU)")
@@ -687,6 +746,11 @@ def main():
     raise_nofile()
 
     points = build_points(clients)
+    if args.only:
+        wanted = {w.strip() for w in args.only.split(",")}
+        points = [p for p in points if f"{WORKLOAD_NAMES[p[0]]}/{p[1]}" in wanted]
+        if not points:
+            sys.exit(f"router_bench: --only {args.only!r} names no row")
     results, notes, memory, poolers = {}, {}, None, {}
     load0 = os.getloadavg()[0]
     status, pg, pgb_na = 0, None, None
