@@ -8,6 +8,7 @@
 
 #include "cli/context.h"
 #include "common/strings.h"
+#include "config/router_auth.h"
 #include "sys/account.h"
 #include "sys/certificate.h"
 
@@ -88,6 +89,12 @@ router::RouterSpec RouterSpecFor(const config::Instance& instance, const postgre
   s.primary = {Context::ClientHost(instance), instance.port};
   for (const config::RouterBackend& b : r.standbys) s.standbys.push_back({b.host, b.port});
   s.secrets_file = layout.RouterSecretsFile(instance.name);
+  if (r.auth_query) {
+    // The role, its password (in the secrets file) and the function: provision/plan.h.
+    s.auth_user = config::kRouterAuthRole;
+    s.auth_database = config::kRouterAuthDatabase;
+    s.auth_query = config::kRouterAuthQuery;
+  }
   s.status_file = layout.RouterStatusFile(instance.name);
   s.pid_file = layout.RouterPidFile(instance.name);
   return s;

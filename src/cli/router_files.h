@@ -18,8 +18,9 @@ namespace tusk::cli {
 
 /// The router spec for `instance` (which has a router): the config's
 /// settings, the instance as primary (its client host and port), the
-/// layout's secrets, status and pid files, and the configured or generated
-/// TLS files. Pure.
+/// layout's secrets, status and pid files, the configured or generated
+/// TLS files, and with `auth_query` on the auth_user/auth_database/auth_query
+/// of config/router_auth.h. Pure.
 router::RouterSpec RouterSpecFor(const config::Instance& instance, const postgres::Layout& layout);
 
 /// What the agent needs to run and probe the router of `instance`.
@@ -37,6 +38,8 @@ Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout
 
 /// Writes the router secrets file of `instance` ({"roles": {name: password}},
 /// 0600, atomically) when its content differs. Returns whether it changed.
+/// `passwords` is ResolvePasswords' map, so it holds the implicit roles too,
+/// including the router auth role when auth_query is on.
 Result<bool> WriteRouterSecrets(const config::Instance& instance, const postgres::Layout& layout,
                                 const std::map<std::string, std::string>& passwords);
 

@@ -25,6 +25,7 @@
 
 #include "common/strings.h"
 #include "config/env_substitution.h"
+#include "config/router_auth.h"
 #include "config/values.h"
 
 namespace tusk::config {
@@ -452,6 +453,11 @@ Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, siz
     for (size_t i = 0; i < roles.size(); ++i) {
       Role role = ParseRole(roles[i], Index(rpath, i), inst, refs);
       std::string npath = Index(rpath, i) + ".name";
+      if (role.name == kRouterAuthRole) {
+        Fail(roles[i]["name"], npath,
+             "role name " + Quoted(role.name) +
+                 " is reserved for the router's auth query (managed by tusk)");
+      }
       if (role.name == inst.superuser) {
         Fail(roles[i], npath,
              "role " + Quoted(role.name) +
@@ -470,6 +476,12 @@ Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, siz
     for (size_t i = 0; i < inst.databases.size(); ++i) {
       const Database& db = inst.databases[i];
       if (db.state == ObjectState::kAbsent || db.owner == inst.superuser) continue;
+      if (db.owner == kRouterAuthRole) {
+        const YAML::Node owner = dbs[i]["owner"];
+        Fail(Present(owner) ? owner : dbs[i], Index(Child(path, "databases"), i) + ".owner",
+             "role name " + Quoted(db.owner) +
+                 " is reserved for the router's auth query (managed by tusk)");
+      }
       if (auto it = role_index_.find(db.owner); it != role_index_.end()) {
         if (inst.roles[it->second].state == ObjectState::kAbsent) {
           const YAML::Node owner = dbs[i]["owner"];
@@ -506,6 +518,18 @@ Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, siz
   // After the instance's own port is claimed, so the router's ports are checked against it.
   if (f.Contains("router")) {
     inst.router = ParseRouter(Section(f, path, "router"), Child(path, "router"), inst);
+    if (inst.router->auth_query) {
+      // The role the router runs its auth query as: login only, no inherited
+      // privileges, password generated like an implicit owner's.
+      Role auth;
+      auth.name = kRouterAuthRole;
+      auth.login = true;
+      auth.inherit = false;
+      auth.password_source = PasswordSource::kGenerated;
+      auth.implicit = true;
+      auth.location = inst.router->location;
+      inst.roles.push_back(std::move(auth));
+    }
   }
   return inst;
 }
@@ -552,6 +576,11 @@ void Loader::Parameters(const YAML::Node& n, const std::string& path, Instance& 
 void Loader::Superuser(const YAML::Node& n, const std::string& path, Instance& inst) const {
   Fields f = Map(n, path, {"name", "password_env"});
   if (f.Has("name")) inst.superuser = ObjectName(f.Get("name"), Child(path, "name"), "role");
+  if (inst.superuser == kRouterAuthRole) {
+    Fail(f.Get("name"), Child(path, "name"),
+         "role name " + Quoted(inst.superuser) +
+             " is reserved for the router's auth query (managed by tusk)");
+  }
   if (f.Has("password_env")) {
     inst.superuser_password_env = EnvVarName(f.Get("password_env"), Child(path, "password_env"));
     inst.superuser_password_source = PasswordSource::kEnv;
@@ -847,7 +876,8 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
                   "server_tls",
                   "metrics_port",
                   "standbys",
-                  "max_message_bytes"});
+                  "max_message_bytes",
+                  "auth_query"});
   Router r;
   r.location = Loc(n);
   std::string owner = "instance " + Quoted(inst.name);
@@ -913,6 +943,7 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
     r.max_message_bytes =
         Bytes(f.Get("max_message_bytes"), Child(path, "max_message_bytes"), 16u << 10, 1u << 30);
   }
+  if (f.Has("auth_query")) r.auth_query = Boolean(f.Get("auth_query"), Child(path, "auth_query"));
   return r;
 }
 

@@ -2,7 +2,8 @@
 //
 // Steps, in order: parse YAML (yaml-cpp); substitute ${VAR} and ${VAR:-default}
 // in string scalars; reject unknown keys and wrong types; apply defaults
-// (data_dir, postgres_bin, memory, cpus, storage, hba, implicit owner roles);
+// (data_dir, postgres_bin, memory, cpus, storage, hba, implicit owner roles,
+// the router auth role of config/router_auth.h when router.auth_query is on);
 // validate (sizes, identifiers, duplicate names, shared ports or data dirs,
 // SQL and password files readable, env vars set). Stops at the first error.
 // Errors: Code::kInvalidArgument, message "FILE:LINE:COLUMN: KEY.PATH: why",

@@ -84,8 +84,14 @@ struct Role {
   std::vector<std::string> member_of;
   int connection_limit = -1;
   std::vector<Grant> grants;
+  /// INHERIT (true) / NOINHERIT (false); unset = not managed (PostgreSQL's
+  /// default INHERIT on create, left as it is afterwards). No YAML key: only
+  /// the implicit router auth role sets it (false).
+  std::optional<bool> inherit;
   ObjectState state = ObjectState::kPresent;
-  bool implicit = false;  ///< added by the loader as a database's default owner
+  /// Added by the loader: a database's default owner, or the router auth role
+  /// (config/router_auth.h).
+  bool implicit = false;
   SourceLocation location;
 };
 
@@ -137,6 +143,9 @@ struct Router {
   int metrics_port = 0;                 ///< Prometheus endpoint; 0 = off
   std::vector<RouterBackend> standbys;  ///< static read-only targets
   uint64_t max_message_bytes = 64ull << 20;
+  /// `auth_query`: let the router look up SCRAM verifiers of roles tusk does
+  /// not manage through the implicit role and function of config/router_auth.h.
+  bool auth_query = true;
   SourceLocation location;
 };
 
@@ -154,7 +163,7 @@ struct Instance {
   int max_connections = 100;
   std::map<std::string, std::string> parameters;  ///< explicit GUCs; override tuning
   std::vector<Database> databases;
-  std::vector<Role> roles;             ///< includes implicit owner roles
+  std::vector<Role> roles;             ///< includes implicit roles (owners, router auth)
   std::vector<HbaRule> hba;            ///< resolved (defaults filled in when not given)
   std::string superuser = "postgres";  ///< bootstrap superuser (POSTGRES_USER)
   /// Superuser password source: POSTGRES_PASSWORD (kEnv) or generated.

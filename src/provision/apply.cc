@@ -117,7 +117,7 @@ class Executor {
     }
 
     if (!SetClusterLockTimeout()) return Finish("");
-    RunClusterSteps(StepPhase::kRoles, StepPhase::kDatabases);
+    RunClusterSteps(StepPhase::kRoles, StepPhase::kRouterAuth);
     for (const DatabaseWork& work : plan_.databases) RunDatabase(work);
     RunClusterSteps(StepPhase::kDrops, StepPhase::kDrops);
     return Finish("");
@@ -210,7 +210,8 @@ class Executor {
            std::to_string(inst_.lock_timeout_ms) + "ms'";
   }
 
-  /// Runs cluster-level steps of phases [from, to] in autocommit on `postgres`.
+  /// Runs cluster-level steps of phases [from, to] in autocommit on `postgres`
+  /// (where the router auth objects of kRouterAuth live).
   void RunClusterSteps(StepPhase from, StepPhase to) {
     for (const Step& step : plan_.steps) {
       if (!step.database.empty() || step.phase < from || step.phase > to) continue;

@@ -10,7 +10,8 @@
 //  3. Unless dry_run, execute:
 //     a. on `postgres`, autocommit, with SET lock_timeout: roles, memberships,
 //        CREATE/ALTER DATABASE (CREATE DATABASE cannot run inside a
-//        transaction block), REVOKE ... FROM PUBLIC, GRANT ... ON DATABASE.
+//        transaction block), REVOKE ... FROM PUBLIC, GRANT ... ON DATABASE,
+//        then the router auth schema, function and privileges (plan.h).
 //        A failed statement is recorded and the next one still runs.
 //     b. per database, ONE transaction: SET LOCAL lock_timeout, the object
 //        steps (tusk.init_history, schemas, extensions), pending init files

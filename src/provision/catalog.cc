@@ -1,7 +1,10 @@
 // Catalog snapshot reader; see catalog.h.
 #include "provision/catalog.h"
 
+#include <algorithm>
 #include <cstdlib>
+
+#include "config/router_auth.h"
 
 namespace tusk::provision {
 namespace {
@@ -34,7 +37,7 @@ bool IsTablePrivilege(const std::string& p) {
 
 constexpr const char* kRolesSql =
     "SELECT rolname, rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, "
-    "rolconnlimit, rolpassword FROM pg_catalog.pg_authid";
+    "rolconnlimit, rolpassword, rolinherit FROM pg_catalog.pg_authid";
 constexpr const char* kMembersSql =
     "SELECT r.rolname AS member, g.rolname AS grp FROM pg_catalog.pg_auth_members m "
     "JOIN pg_catalog.pg_roles r ON r.oid = m.member "
@@ -55,6 +58,85 @@ constexpr const char* kAvailableSql =
 constexpr const char* kVersionsSql =
     "SELECT name, version FROM pg_catalog.pg_available_extension_versions "
     "WHERE name = ANY($1::text[])";
+
+// One round trip for the router auth objects: rows (k, a, b) are
+//   'n'        schema owner
+//   'n_acl'    (grantee, privilege) of the schema's effective ACL
+//   'f'        (attribute, value) of the function, when it exists
+//   'f_config' (position, setting) of its proconfig
+//   'f_acl'    (grantee, privilege) of its effective ACL
+// $1 = schema name, $2 = function signature. to_regprocedure gives NULL (no
+// error) when the schema or function is missing.
+constexpr const char* kRouterAuthSql =
+    "WITH n AS (SELECT nspowner, nspacl FROM pg_catalog.pg_namespace WHERE nspname = $1), "
+    "f AS (SELECT p.oid, p.proowner, p.proretset, p.provolatile, p.prosecdef, p.prosrc, "
+    "  p.proconfig, p.proacl, l.lanname FROM pg_catalog.pg_proc p "
+    "  JOIN pg_catalog.pg_language l ON l.oid = p.prolang "
+    "  WHERE p.oid = pg_catalog.to_regprocedure($2)) "
+    "SELECT 'n' AS k, pg_catalog.pg_get_userbyid(n.nspowner)::text AS a, NULL::text AS b FROM n "
+    "UNION ALL SELECT 'n_acl', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE r.rolname::text END, "
+    "  a.privilege_type FROM n CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, "
+    "  pg_catalog.acldefault('n', n.nspowner))) a LEFT JOIN pg_catalog.pg_roles r "
+    "  ON r.oid = a.grantee "
+    "UNION ALL SELECT 'f', v.key, v.value FROM f CROSS JOIN LATERAL (VALUES "
+    "  ('owner', pg_catalog.pg_get_userbyid(f.proowner)::text), "
+    "  ('arguments', pg_catalog.pg_get_function_arguments(f.oid)), "
+    "  ('returns_set', f.proretset::text), ('language', f.lanname::text), "
+    "  ('volatility', f.provolatile::text), ('security_definer', f.prosecdef::text), "
+    "  ('source', f.prosrc)) v(key, value) "
+    "UNION ALL SELECT 'f_config', c.n::text, c.setting FROM f "
+    "  CROSS JOIN LATERAL pg_catalog.unnest(f.proconfig) WITH ORDINALITY c(setting, n) "
+    "UNION ALL SELECT 'f_acl', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE r.rolname::text END, "
+    "  a.privilege_type FROM f CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(f.proacl, "
+    "  pg_catalog.acldefault('f', f.proowner))) a LEFT JOIN pg_catalog.pg_roles r "
+    "  ON r.oid = a.grantee";
+
+/// Reads the router auth schema and function (see kRouterAuthSql).
+Result<RouterAuthSnapshot> ReadRouterAuth(PgConnection& conn) {
+  auto rows =
+      conn.QueryParams(kRouterAuthSql, {config::kRouterAuthSchema, config::kRouterAuthFunction});
+  if (!rows.ok()) return rows.status();
+  RouterAuthSnapshot out;
+  std::vector<std::pair<int, std::string>> config;
+  for (size_t r = 0; r < rows->rows.size(); ++r) {
+    const auto& row = rows->rows[r];
+    std::string kind = row[0].value_or("");
+    std::string a = row[1].value_or("");
+    std::string b = row[2].value_or("");
+    if (kind == "n") {
+      out.schema_owner = a;
+    } else if (kind == "n_acl") {
+      out.schema_acl.emplace(a, b);
+    } else if (kind == "f" || kind == "f_config" || kind == "f_acl") {
+      if (!out.function) out.function.emplace();
+      RouterAuthFunctionSnapshot& f = *out.function;
+      if (kind == "f_config") {
+        config.emplace_back(ToInt(a), b);
+      } else if (kind == "f_acl") {
+        f.acl.emplace(a, b);
+      } else if (a == "owner") {
+        f.owner = b;
+      } else if (a == "arguments") {
+        f.arguments = b;
+      } else if (a == "returns_set") {
+        f.returns_set = b == "true";
+      } else if (a == "language") {
+        f.language = b;
+      } else if (a == "volatility") {
+        f.volatility = b;
+      } else if (a == "security_definer") {
+        f.security_definer = b == "true";
+      } else if (a == "source") {
+        f.source = b;
+      }
+    }
+  }
+  std::sort(config.begin(), config.end());
+  if (out.function) {
+    for (auto& [position, setting] : config) out.function->config.push_back(std::move(setting));
+  }
+  return out;
+}
 
 // One round trip: schemas, extensions, and whether tusk.init_history exists.
 constexpr const char* kObjectsSql =
@@ -136,6 +218,7 @@ Result<CatalogSnapshot> ReadClusterSnapshot(PgConnection& conn, const config::In
     role.replication = IsTrue(roles->Get(r, "rolreplication"));
     role.connection_limit = ToInt(roles->Get(r, "rolconnlimit"));
     role.password = roles->rows[r][7];
+    role.inherit = IsTrue(roles->Get(r, "rolinherit"));
     snap.roles[roles->Get(r, "rolname")] = std::move(role);
   }
   auto members = conn.Query(kMembersSql);
@@ -184,7 +267,16 @@ Result<CatalogSnapshot> ReadClusterSnapshot(PgConnection& conn, const config::In
       if (!seen) list.push_back(v);
     }
   }
+  if (WantsRouterAuth(instance)) {
+    auto auth = ReadRouterAuth(conn);
+    if (!auth.ok()) return auth.status().Prefixed("reading the router auth schema and function");
+    snap.router_auth = std::move(*auth);
+  }
   return snap;
+}
+
+bool WantsRouterAuth(const config::Instance& instance) {
+  return instance.router.has_value() && instance.router->auth_query;
 }
 
 bool NeedsObjectSnapshot(const config::Instance& instance, const config::Database& db) {

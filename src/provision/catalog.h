@@ -8,9 +8,10 @@
 // the `postgres` database plus one or two queries per database that declares
 // schemas, extensions, grants or init files.
 // Sources: PostgreSQL docs §53 "System Catalogs" (pg_authid, pg_auth_members,
-// pg_database, pg_namespace, pg_extension, pg_default_acl), §54.3
+// pg_database, pg_namespace, pg_extension, pg_default_acl, pg_proc), §54.3
 // pg_available_extensions, §9.26 "System Information Functions"
-// (has_table_privilege, has_schema_privilege, aclexplode, acldefault).
+// (has_table_privilege, has_schema_privilege, aclexplode, acldefault,
+// pg_get_function_arguments), §8.19 "Object Identifier Types" (to_regprocedure).
 #pragma once
 
 #include <map>
@@ -34,6 +35,7 @@ struct RoleSnapshot {
   bool createdb = false;
   bool createrole = false;
   bool replication = false;
+  bool inherit = true;  ///< rolinherit
   int connection_limit = -1;
   std::optional<std::string> password;  ///< rolpassword: SCRAM verifier, md5 hash, or NULL
   std::set<std::string> member_of;      ///< groups this role is a direct member of
@@ -80,6 +82,31 @@ struct DatabaseObjects {
   static DatabaseObjects Fresh();
 };
 
+/// An effective ACL (the stored one, or acldefault when NULL) as
+/// (grantee, privilege) pairs; grantee "PUBLIC" for the public pseudo-role,
+/// privilege as aclexplode names it (e.g. "USAGE", "EXECUTE").
+using AclSet = std::set<std::pair<std::string, std::string>>;
+
+/// The router auth lookup function (config::kRouterAuthFunction) as pg_proc shows it.
+struct RouterAuthFunctionSnapshot {
+  std::string owner;
+  std::string arguments;            ///< pg_get_function_arguments: inputs and OUT parameters
+  bool returns_set = false;         ///< proretset
+  std::string language;             ///< pg_language.lanname, e.g. "sql"
+  std::string volatility;           ///< provolatile: "i", "s" or "v"
+  bool security_definer = false;    ///< prosecdef
+  std::vector<std::string> config;  ///< proconfig, e.g. {"search_path=pg_catalog, pg_temp"}
+  std::string source;               ///< prosrc: the body between the dollar quotes
+  AclSet acl;                       ///< effective proacl
+};
+
+/// The router auth objects in database `postgres`. Default: none exist.
+struct RouterAuthSnapshot {
+  std::optional<std::string> schema_owner;             ///< nullopt: schema tusk_router is missing
+  AclSet schema_acl;                                   ///< effective nspacl
+  std::optional<RouterAuthFunctionSnapshot> function;  ///< nullopt: missing
+};
+
 /// Everything the planner compares against.
 struct CatalogSnapshot {
   std::map<std::string, RoleSnapshot> roles;
@@ -88,15 +115,23 @@ struct CatalogSnapshot {
   std::map<std::string, std::vector<std::string>> available_extensions;
   /// Per managed database that exists and needed a look inside.
   std::map<std::string, DatabaseObjects> objects;
+  /// Read (over the `postgres` connection) only when the router has auth_query on.
+  RouterAuthSnapshot router_auth;
 };
 
 /// Reads the cluster-wide part (roles, memberships, databases, ACLs, available
-/// extensions) over `conn` (any database; tusk uses `postgres`). Available
-/// versions beyond the default are looked up only for extensions `instance`
-/// pins to a version (pg_available_extension_versions reads every script
-/// file). Requires superuser (pg_authid). Errors: kInternal "SQLSTATE: message".
+/// extensions, and the router auth objects when `instance` has a router with
+/// auth_query on) over `conn` (connected to `postgres`, where the router auth
+/// objects live). Available versions beyond the default are looked up only
+/// for extensions `instance` pins to a version (pg_available_extension_versions
+/// reads every script file). Requires superuser (pg_authid).
+/// Errors: kInternal "SQLSTATE: message".
 Result<CatalogSnapshot> ReadClusterSnapshot(postgres::PgConnection& conn,
                                             const config::Instance& instance);
+
+/// True when `instance` has a router with auth_query on (plan.h then manages
+/// the router auth role and objects).
+bool WantsRouterAuth(const config::Instance& instance);
 
 /// True when planning `db` needs a look inside the database (schemas,
 /// extensions, table/usage grants on it, or init files).

@@ -4,8 +4,9 @@
 #include <algorithm>
 #include <set>
 
-#include "common/strings.h"
 #include "common/scram.h"
+#include "common/strings.h"
+#include "config/router_auth.h"
 
 namespace tusk::provision {
 namespace {
@@ -16,6 +17,29 @@ using config::ObjectState;
 using config::Role;
 
 constexpr std::string_view kRedacted = "'********'";
+
+// The router auth lookup function as it must be (config/router_auth.h).
+// search_path pins pg_catalog first and pg_temp last, so nothing a caller
+// creates can shadow what the body uses (every name in it is qualified
+// anyway). Source: PostgreSQL docs, CREATE FUNCTION §"Writing SECURITY
+// DEFINER Functions Safely".
+constexpr char kLookupArguments[] = "role_name text, OUT rolname name, OUT rolpassword text";
+constexpr char kLookupLanguage[] = "sql";
+constexpr char kLookupVolatility[] = "s";  // STABLE
+constexpr char kLookupSearchPath[] = "search_path=pg_catalog, pg_temp";
+constexpr char kLookupBody[] =
+    " SELECT a.rolname, a.rolpassword FROM pg_catalog.pg_authid a"
+    " WHERE a.rolname = role_name AND a.rolcanlogin AND NOT a.rolsuper AND NOT a.rolreplication"
+    " AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > pg_catalog.now()) ";
+
+/// "tusk_router.lookup" from the signature "tusk_router.lookup(text)".
+std::string LookupName() {
+  std::string_view sig = config::kRouterAuthFunction;
+  return std::string(sig.substr(0, sig.find('(')));
+}
+
+/// A grantee as GRANT/REVOKE take it: PUBLIC bare, roles quoted.
+std::string Grantee(const std::string& name) { return name == "PUBLIC" ? name : QuoteIdent(name); }
 
 std::string Q(std::string_view ident) { return QuoteIdent(ident); }
 
@@ -59,7 +83,8 @@ bool IsTablePrivilege(const std::string& p) {
 
 class Planner {
  public:
-  explicit Planner(const PlanInput& in) : in_(in), inst_(in.instance), snap_(in.snapshot) {
+  explicit Planner(const PlanInput& in)
+      : in_(in), inst_(in.instance), snap_(in.snapshot), router_auth_(WantsRouterAuth(inst_)) {
     for (const Database& db : inst_.databases) {
       if (db.state == ObjectState::kPresent) managed_[db.name] = &db;
     }
@@ -69,6 +94,7 @@ class Planner {
     PlanRoles();
     PlanMemberships();
     PlanDatabases();
+    PlanRouterAuth();
     for (const Database& db : inst_.databases) {
       if (db.state == ObjectState::kPresent) PlanInsideDatabase(db);
     }
@@ -114,6 +140,7 @@ class Planner {
         if (role.createdb) opts += " CREATEDB";
         if (role.createrole) opts += " CREATEROLE";
         if (role.replication) opts += " REPLICATION";
+        if (role.inherit && !*role.inherit) opts += " NOINHERIT";
         if (role.connection_limit != -1) {
           opts += " CONNECTION LIMIT " + std::to_string(role.connection_limit);
         }
@@ -137,6 +164,7 @@ class Planner {
       flag(role.createdb, cur.createdb, "CREATEDB", "NOCREATEDB");
       flag(role.createrole, cur.createrole, "CREATEROLE", "NOCREATEROLE");
       flag(role.replication, cur.replication, "REPLICATION", "NOREPLICATION");
+      if (role.inherit) flag(*role.inherit, cur.inherit, "INHERIT", "NOINHERIT");
       if (role.connection_limit != cur.connection_limit) {
         opts += " CONNECTION LIMIT " + std::to_string(role.connection_limit);
       }
@@ -172,6 +200,14 @@ class Planner {
         if (it != snap_.roles.end() && it->second.member_of.count(group)) continue;
         Add(StepPhase::kMemberships, StepKind::kGrant, "",
             "GRANT " + Q(group) + " TO " + Q(role.name));
+      }
+    }
+    // The router auth role holds no membership: whatever was granted by hand goes.
+    auto auth = snap_.roles.find(config::kRouterAuthRole);
+    if (router_auth_ && auth != snap_.roles.end()) {
+      for (const std::string& group : auth->second.member_of) {
+        Add(StepPhase::kMemberships, StepKind::kRevoke, "",
+            "REVOKE " + Q(group) + " FROM " + Q(config::kRouterAuthRole));
       }
     }
   }
@@ -220,6 +256,113 @@ class Planner {
       }
     }
     PlanDatabaseGrants();
+    PlanRouterAuthConnect();
+  }
+
+  /// The router auth role must be able to connect to its database; PUBLIC
+  /// can by default (tusk never revokes it there), so this is a GRANT only
+  /// when someone took CONNECT away from PUBLIC.
+  void PlanRouterAuthConnect() {
+    if (!router_auth_) return;
+    auto db = snap_.databases.find(config::kRouterAuthDatabase);
+    if (db == snap_.databases.end()) return;  // the snapshot was read over it
+    const auto& acl = db->second.acl;
+    if (acl.count({"PUBLIC", "CONNECT"}) || acl.count({config::kRouterAuthRole, "CONNECT"})) {
+      return;
+    }
+    Add(StepPhase::kDatabases, StepKind::kGrant, "",
+        "GRANT CONNECT ON DATABASE " + Q(config::kRouterAuthDatabase) + " TO " +
+            Q(config::kRouterAuthRole));
+  }
+
+  /// Schema tusk_router and function tusk_router.lookup(text) in `postgres`,
+  /// exactly as plan.h describes; cluster-level steps run on `postgres`.
+  void PlanRouterAuth() {
+    if (!router_auth_) return;
+    const RouterAuthSnapshot& cur = snap_.router_auth;
+    const std::string su = Q(inst_.superuser);
+    const std::string auth = Q(config::kRouterAuthRole);
+    const std::string schema = config::kRouterAuthSchema;
+    const std::string sig = config::kRouterAuthFunction;
+    auto add = [&](StepKind kind, std::string sql) {
+      Add(StepPhase::kRouterAuth, kind, "", std::move(sql));
+    };
+
+    // The schema: owned by the superuser, USAGE for the auth role only.
+    bool fresh_schema = !cur.schema_owner.has_value();
+    std::string old_schema_owner = cur.schema_owner.value_or(inst_.superuser);
+    if (fresh_schema) {
+      add(StepKind::kCreate, "CREATE SCHEMA " + schema + " AUTHORIZATION " + su);
+      // Default privileges (ALTER DEFAULT PRIVILEGES ... ON SCHEMAS) may give PUBLIC some.
+      add(StepKind::kRevoke, "REVOKE ALL ON SCHEMA " + schema + " FROM PUBLIC");
+    } else if (old_schema_owner != inst_.superuser) {
+      add(StepKind::kAlter, "ALTER SCHEMA " + schema + " OWNER TO " + su);
+    }
+    PlanExclusiveAcl(fresh_schema ? AclSet{} : cur.schema_acl, old_schema_owner, "USAGE",
+                     "SCHEMA " + schema);
+
+    // The function: exactly kLookup*, owned by the superuser, EXECUTE for the
+    // auth role only. A fresh function has the default ACL (PUBLIC EXECUTE).
+    const RouterAuthFunctionSnapshot* f = cur.function ? &*cur.function : nullptr;
+    bool fresh_function = f == nullptr;
+    if (f && (f->arguments != kLookupArguments || !f->returns_set)) {
+      // CREATE OR REPLACE cannot change parameter names or the result type.
+      add(StepKind::kDrop, "DROP FUNCTION " + sig);
+      fresh_function = true;
+    }
+    bool same = f && !fresh_function && f->language == kLookupLanguage &&
+                f->volatility == kLookupVolatility && f->security_definer &&
+                f->config == std::vector<std::string>{kLookupSearchPath} &&
+                f->source == kLookupBody;
+    if (!same) {
+      add(fresh_function ? StepKind::kCreate : StepKind::kAlter,
+          "CREATE OR REPLACE FUNCTION " + LookupName() + "(" + kLookupArguments +
+              ") RETURNS SETOF record LANGUAGE " + kLookupLanguage +
+              " STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $tusk$" +
+              kLookupBody + "$tusk$");
+    }
+    std::string old_function_owner = fresh_function ? inst_.superuser : f->owner;
+    if (fresh_function || old_function_owner != inst_.superuser) {
+      // Created by whoever runs apply: make the owner explicit.
+      add(StepKind::kAlter, "ALTER FUNCTION " + sig + " OWNER TO " + su);
+    }
+    PlanExclusiveAcl(fresh_function ? AclSet{{"PUBLIC", "EXECUTE"}} : f->acl, old_function_owner,
+                     "EXECUTE", "FUNCTION " + sig);
+  }
+
+  /// REVOKE everything on `object` ("SCHEMA x", "FUNCTION f(t)") from every
+  /// grantee in `acl` but the owner (old or new) and the router auth role,
+  /// which keeps exactly `privilege` (granted when missing).
+  void PlanExclusiveAcl(const AclSet& acl, const std::string& old_owner,
+                        const std::string& privilege, const std::string& object) {
+    std::set<std::string> revoke_all;
+    std::vector<std::string> auth_extra;
+    bool auth_has = false;
+    for (const auto& [grantee, priv] : acl) {
+      if (grantee.empty() || grantee == inst_.superuser || grantee == old_owner) continue;
+      if (grantee == config::kRouterAuthRole) {
+        if (priv == privilege) {
+          auth_has = true;
+        } else {
+          auth_extra.push_back(priv);
+        }
+        continue;
+      }
+      revoke_all.insert(grantee);
+    }
+    for (const std::string& grantee : revoke_all) {
+      Add(StepPhase::kRouterAuth, StepKind::kRevoke, "",
+          "REVOKE ALL ON " + object + " FROM " + Grantee(grantee));
+    }
+    if (!auth_extra.empty()) {
+      Add(StepPhase::kRouterAuth, StepKind::kRevoke, "",
+          "REVOKE " + Join(auth_extra, ", ") + " ON " + object + " FROM " +
+              Q(config::kRouterAuthRole));
+    }
+    if (!auth_has) {
+      Add(StepPhase::kRouterAuth, StepKind::kGrant, "",
+          "GRANT " + privilege + " ON " + object + " TO " + Q(config::kRouterAuthRole));
+    }
   }
 
   /// GRANT ... ON DATABASE for kDatabase grants and the CONNECT that kTables
@@ -484,6 +627,7 @@ class Planner {
   const PlanInput& in_;
   const config::Instance& inst_;
   const CatalogSnapshot& snap_;
+  const bool router_auth_;  ///< the router has auth_query on
   std::map<std::string, const Database*> managed_;
   std::map<std::string, std::string> db_errors_;
   Plan plan_;

@@ -8,6 +8,9 @@
 //   2. kMemberships      GRANT group TO role
 //   3. kDatabases        CREATE/ALTER DATABASE, REVOKE CONNECT, TEMPORARY FROM
 //                        PUBLIC, GRANT ... ON DATABASE
+//   3b. kRouterAuth      schema tusk_router and function tusk_router.lookup in
+//                        `postgres`, their owner and privileges (router
+//                        auth_query only; see below)
 //   4. per database, in config order:
 //      kDatabaseObjects  tusk.init_history, schemas, extensions
 //      (then the executor runs pending init files and every ensure file)
@@ -18,8 +21,23 @@
 //
 // Rules:
 //  - Only objects named in the config are touched; template0/template1 and
-//    the postgres database never are. The bootstrap superuser only ever gets
-//    its password set.
+//    the postgres database never are, with one exception: when the
+//    instance's router has auth_query on, schema tusk_router and its
+//    function lookup(text) in `postgres` (config/router_auth.h). The
+//    bootstrap superuser only ever gets its password set.
+//  - Router auth query (router.auth_query on): the implicit role
+//    tusk_router_auth (LOGIN NOINHERIT, nothing else; any membership is
+//    revoked) may CONNECT to `postgres` (granted only when PUBLIC lacks it),
+//    has USAGE on schema tusk_router and EXECUTE on tusk_router.lookup(text),
+//    and nobody else but the owner has anything on either (REVOKE ALL FROM
+//    PUBLIC and from any other grantee). Schema and function are owned by the
+//    bootstrap superuser; the function is LANGUAGE sql STABLE SECURITY DEFINER
+//    SET search_path = pg_catalog, pg_temp and returns (rolname, rolpassword)
+//    of the named role only when it can log in, is neither superuser nor
+//    replication, and is not expired. A function whose body or attributes
+//    differ is replaced (CREATE OR REPLACE, or DROP and CREATE when its
+//    parameters differ). With auth_query off nothing of this is created,
+//    altered or dropped: objects left from earlier stay as they are.
 //  - Drops only for `state: absent` objects that exist, and only with
 //    allow_drop; otherwise a warning "would drop ... (use --allow-drop)".
 //  - A declared password always wins: the stored SCRAM verifier is checked
@@ -31,7 +49,8 @@
 //  - A kTables or kUsage grant on a database implies CONNECT on it.
 //  - Equal state gives zero steps.
 // Sources: PostgreSQL docs CREATE ROLE, ALTER ROLE, CREATE DATABASE, GRANT,
-// ALTER DEFAULT PRIVILEGES, CREATE EXTENSION, ALTER EXTENSION; §22.3
+// ALTER DEFAULT PRIVILEGES, CREATE EXTENSION, ALTER EXTENSION, CREATE
+// FUNCTION §"Writing SECURITY DEFINER Functions Safely"; §22.3
 // "Template Databases" (TEMPLATE template0 allows any encoding/locale).
 #pragma once
 
@@ -52,6 +71,7 @@ enum class StepPhase {
   kRoles,
   kMemberships,
   kDatabases,
+  kRouterAuth,  ///< cluster level: runs on the `postgres` connection
   kDatabaseObjects,
   kDatabaseGrants,
   kDrops,

@@ -153,6 +153,9 @@ RouterSpec Parse(const json& doc) {
             "primary",
             "standbys",
             "secrets_file",
+            "auth_user",
+            "auth_database",
+            "auth_query",
             "status_file",
             "pid_file"});
   RouterSpec s;
@@ -204,6 +207,14 @@ RouterSpec Parse(const json& doc) {
     }
   }
   s.secrets_file = Object::StringValue(o.Required("secrets_file"), "secrets_file", true);
+  s.auth_user = o.String("auth_user", "", false);
+  s.auth_database = o.String("auth_database", "", false);
+  s.auth_query = o.String("auth_query", "", false);
+  for (const auto& [key, value] :
+       {std::pair{"auth_database", &s.auth_database}, std::pair{"auth_query", &s.auth_query}}) {
+    if (!s.auth_user.empty() && value->empty()) Bad(key, "required when auth_user is set");
+    if (s.auth_user.empty() && !value->empty()) Bad(key, "set without auth_user");
+  }
   s.status_file = o.String("status_file", "", false);
   s.pid_file = o.String("pid_file", "", false);
   return s;
@@ -283,6 +294,9 @@ std::string RenderRouterSpec(const RouterSpec& s) {
       {"primary", backend(s.primary)},
       {"standbys", standbys},
       {"secrets_file", s.secrets_file},
+      {"auth_user", s.auth_user},
+      {"auth_database", s.auth_database},
+      {"auth_query", s.auth_query},
       {"status_file", s.status_file},
       {"pid_file", s.pid_file},
   };

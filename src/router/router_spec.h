@@ -62,12 +62,22 @@ struct RouterSpec {
   Backend primary;                             ///< read-write target
   std::vector<Backend> standbys;               ///< read-only targets
   std::string secrets_file;                    ///< {"roles": {name: password}}, mode 0600
+  /// Auth query (PgBouncer's auth_user/auth_query): for a role not in the
+  /// secrets file, connect to `auth_database` as `auth_user` (password from
+  /// the secrets file) and run `auth_query` with $1 = the role name,
+  /// expecting zero rows or one row (rolname, rolpassword). All three empty
+  /// = off; when auth_user is set the other two are required. tusk writes
+  /// the values of config/router_auth.h.
+  std::string auth_user;
+  std::string auth_database;
+  std::string auth_query;
   std::string status_file;                     ///< router writes its status JSON here
   std::string pid_file;                        ///< router writes its pid here
 };
 
 /// Parses spec JSON. Errors: kInvalidArgument naming the key and why
-/// (missing port, unknown mode, negative timeout, port out of range, ...).
+/// (missing port, unknown mode, negative timeout, port out of range,
+/// auth_database or auth_query empty while auth_user is set or set without it, ...).
 Result<RouterSpec> ParseRouterSpec(const std::string& json_text);
 /// Reads and parses `path`. kNotFound / kInternal when unreadable.
 Result<RouterSpec> LoadRouterSpec(const std::string& path);

@@ -428,7 +428,9 @@ TEST(ConfigExamples, SharedLoads) {
   EXPECT_EQ(main.databases[0].owner, "keycloak");
   EXPECT_EQ(main.databases[1].name, "backend");
   EXPECT_EQ(main.databases[1].owner, "backend");
-  ASSERT_EQ(main.roles.size(), 2u);
+  ASSERT_EQ(main.roles.size(), 3u);  // the owners, then the router auth role
+  EXPECT_EQ(main.roles[2].name, "tusk_router_auth");
+  EXPECT_TRUE(main.roles[2].implicit);
   ASSERT_TRUE(main.router.has_value());
   EXPECT_EQ(main.router->port, 6432);
   EXPECT_EQ(main.router->mode, RouterMode::kTransaction);
@@ -493,7 +495,7 @@ TEST(ConfigExamples, DocsCompleteExampleLoads) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   const Instance& i = r->instances[0];
   EXPECT_EQ(i.databases.size(), 2u);
-  EXPECT_EQ(i.roles.size(), 3u);
+  EXPECT_EQ(i.roles.size(), 4u);  // shop_owner, readers, alice, the router auth role
   EXPECT_EQ(i.hba.size(), 3u);
 }
 

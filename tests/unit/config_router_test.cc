@@ -3,10 +3,13 @@
 // come from FakeEnvironment only.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <string>
 
 #include "../support/fake_environment.h"
 #include "config/loader.h"
+#include "config/router_auth.h"
 
 namespace tusk::config {
 namespace {
@@ -80,6 +83,7 @@ TEST(ConfigRouter, Defaults) {
   EXPECT_EQ(rt.metrics_port, 0);
   EXPECT_TRUE(rt.standbys.empty());
   EXPECT_EQ(rt.max_message_bytes, 64ull << 20);
+  EXPECT_TRUE(rt.auth_query);
   EXPECT_EQ(rt.location.line, 12);
   EXPECT_EQ(rt.location.column, 7);
 }
@@ -111,6 +115,7 @@ TEST(ConfigRouter, EveryKey) {
         - {host: 10.0.0.6, port: 5433}
         - host: standby.internal
       max_message_bytes: 1MB
+      auth_query: off
 )"),
                           env);
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -142,6 +147,7 @@ TEST(ConfigRouter, EveryKey) {
   EXPECT_EQ(rt.standbys[1].host, "standby.internal");
   EXPECT_EQ(rt.standbys[1].port, 5432);
   EXPECT_EQ(rt.max_message_bytes, 1ull << 20);
+  EXPECT_FALSE(rt.auth_query);
 }
 
 TEST(ConfigRouter, EnumValues) {
@@ -202,6 +208,82 @@ TEST(ConfigRouter, Errors) {
               "t.yaml:13:26: instances[0].router.max_message_bytes", "invalid size \"lots\"");
   ExpectError(WithRouter("      port: 6432\n      listen: \"a b\"\n"),
               "t.yaml:13:15: instances[0].router.listen", "invalid address \"a b\"");
+  ExpectError(WithRouter("      port: 6432\n      auth_query: maybe\n"),
+              "t.yaml:13:19: instances[0].router.auth_query",
+              "expected true or false, got \"maybe\"");
+  ExpectError(WithRouter("      port: 6432\n      auth_query: [yes]\n"),
+              "t.yaml:13:19: instances[0].router.auth_query", "expected true or false, got a list");
+}
+
+/// The roles of the first instance, by name.
+std::map<std::string, Role> RolesOf(const Config& cfg) {
+  std::map<std::string, Role> out;
+  for (const Role& r : cfg.instances[0].roles) out[r.name] = r;
+  return out;
+}
+
+TEST(ConfigRouter, AuthQueryAddsTheImplicitAuthRole) {
+  Result<Config> r = Load(WithRouter("      port: 6432\n"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto roles = RolesOf(*r);
+  ASSERT_TRUE(roles.count(kRouterAuthRole));
+  const Role& auth = roles.at(kRouterAuthRole);
+  EXPECT_TRUE(auth.implicit);
+  EXPECT_TRUE(auth.login);
+  EXPECT_EQ(auth.inherit, std::optional<bool>(false));
+  EXPECT_EQ(auth.password_source, PasswordSource::kGenerated);
+  EXPECT_FALSE(auth.superuser || auth.createdb || auth.createrole || auth.replication);
+  EXPECT_TRUE(auth.member_of.empty());
+  EXPECT_TRUE(auth.grants.empty());
+  EXPECT_EQ(auth.state, ObjectState::kPresent);
+  // Declared roles keep INHERIT unmanaged.
+  EXPECT_FALSE(roles.at("ops").inherit.has_value());
+  EXPECT_EQ(std::string(kRouterAuthRole), "tusk_router_auth");
+  EXPECT_EQ(std::string(kRouterAuthDatabase), "postgres");
+  EXPECT_EQ(std::string(kRouterAuthQuery),
+            "SELECT rolname, rolpassword FROM tusk_router.lookup($1)");
+}
+
+TEST(ConfigRouter, NoAuthRoleWhenAuthQueryOffOrNoRouter) {
+  Result<Config> off = Load(WithRouter("      port: 6432\n      auth_query: false\n"));
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_FALSE(off->instances[0].router->auth_query);
+  EXPECT_FALSE(RolesOf(*off).count(kRouterAuthRole));
+  Result<Config> none = Load("instances: [{name: main, databases: [{name: app}]}]\n");
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(RolesOf(*none).count(kRouterAuthRole));
+}
+
+TEST(ConfigRouter, AuthRoleNameIsReserved) {
+  const std::string why = "role name \"tusk_router_auth\" is reserved for the router's auth query";
+  ExpectError(R"(instances:
+  - name: main
+    roles:
+      - name: tusk_router_auth
+    router: {port: 6432}
+)",
+              "t.yaml:4:15: instances[0].roles[0].name", why);
+  // Reserved even without a router, and as an implicit owner.
+  ExpectError(R"(instances:
+  - name: main
+    roles: [{name: tusk_router_auth, login: false}]
+)",
+              "t.yaml:3:20: instances[0].roles[0].name", why);
+  ExpectError(R"(instances:
+  - name: main
+    databases: [{name: app, owner: tusk_router_auth}]
+)",
+              "t.yaml:3:36: instances[0].databases[0].owner", why);
+  ExpectError(R"(instances:
+  - name: main
+    databases: [{name: tusk_router_auth}]
+)",
+              "t.yaml:3:17: instances[0].databases[0].owner", why);
+  ExpectError(R"(instances:
+  - name: main
+    superuser: {name: tusk_router_auth}
+)",
+              "t.yaml:3:23: instances[0].superuser.name", why);
 }
 
 TEST(ConfigRouter, AdminRoleErrors) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/scram.h"
+#include "config/router_auth.h"
 
 namespace tusk::provision {
 namespace {
@@ -469,6 +470,219 @@ TEST(PlanTest, RenderGroupsByTargetAndRedacts) {
             text.find("GRANT SELECT ON ALL TABLES"));
   EXPECT_EQ(text.find("kc-pass"), std::string::npos);
   EXPECT_EQ(text.find("SCRAM-SHA-256"), std::string::npos);
+}
+
+// ---- Router auth query (router.auth_query) --------------------------------
+
+const std::string kAuth = config::kRouterAuthRole;
+const std::string kLookupBody =
+    " SELECT a.rolname, a.rolpassword FROM pg_catalog.pg_authid a"
+    " WHERE a.rolname = role_name AND a.rolcanlogin AND NOT a.rolsuper AND NOT a.rolreplication"
+    " AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > pg_catalog.now()) ";
+const std::string kCreateLookup =
+    "CREATE OR REPLACE FUNCTION tusk_router.lookup(role_name text, OUT rolname name, OUT "
+    "rolpassword text) RETURNS SETOF record LANGUAGE sql STABLE SECURITY DEFINER SET "
+    "search_path = pg_catalog, pg_temp AS $tusk$" +
+    kLookupBody + "$tusk$";
+
+/// MakeInstance() with a router; with auth_query on, the implicit auth role
+/// the loader adds.
+Instance WithRouter(bool auth_query = true) {
+  Instance inst = MakeInstance();
+  config::Router router;
+  router.port = 6432;
+  router.auth_query = auth_query;
+  inst.router = router;
+  if (auth_query) {
+    Role auth = LoginRole(kAuth);
+    auth.inherit = false;
+    auth.implicit = true;
+    inst.roles.push_back(auth);
+  }
+  return inst;
+}
+
+std::map<std::string, std::string> AuthPasswords() {
+  auto pw = Passwords();
+  pw[kAuth] = "auth-pass";
+  return pw;
+}
+
+/// `snap` plus the auth role and objects as a successful apply leaves them.
+CatalogSnapshot WithRouterAuth(CatalogSnapshot snap) {
+  RoleSnapshot auth = SnapRole(true, *FixedVerifier("auth-pass"));
+  auth.inherit = false;
+  snap.roles[kAuth] = auth;
+  RouterAuthSnapshot& ra = snap.router_auth;
+  ra.schema_owner = "postgres";
+  ra.schema_acl = {{"postgres", "USAGE"}, {"postgres", "CREATE"}, {kAuth, "USAGE"}};
+  RouterAuthFunctionSnapshot f;
+  f.owner = "postgres";
+  f.arguments = "role_name text, OUT rolname name, OUT rolpassword text";
+  f.returns_set = true;
+  f.language = "sql";
+  f.volatility = "s";
+  f.security_definer = true;
+  f.config = {"search_path=pg_catalog, pg_temp"};
+  f.source = kLookupBody;
+  f.acl = {{"postgres", "EXECUTE"}, {kAuth, "EXECUTE"}};
+  ra.function = f;
+  return snap;
+}
+
+Plan RunAuthPlan(const Instance& inst, const CatalogSnapshot& snap) {
+  return RunPlan(inst, snap, false, {}, AuthPasswords());
+}
+
+/// Displays of the steps in phase kRouterAuth.
+std::vector<std::string> AuthSteps(const Plan& p) {
+  std::vector<std::string> out;
+  for (const auto& s : p.steps) {
+    if (s.phase == StepPhase::kRouterAuth) out.push_back(s.display);
+  }
+  return out;
+}
+
+TEST(PlanRouterAuth, CreatedWhenMissing) {
+  Plan p = RunAuthPlan(WithRouter(), EmptyCluster());
+  ASSERT_TRUE(p.errors.empty()) << p.errors[0];
+  EXPECT_GE(IndexOf(p, "CREATE ROLE \"tusk_router_auth\" LOGIN NOINHERIT PASSWORD '********'"), 0);
+  std::vector<std::string> want = {
+      "CREATE SCHEMA tusk_router AUTHORIZATION \"postgres\"",
+      "REVOKE ALL ON SCHEMA tusk_router FROM PUBLIC",
+      "GRANT USAGE ON SCHEMA tusk_router TO \"tusk_router_auth\"",
+      kCreateLookup,
+      "ALTER FUNCTION tusk_router.lookup(text) OWNER TO \"postgres\"",
+      "REVOKE ALL ON FUNCTION tusk_router.lookup(text) FROM PUBLIC",
+      "GRANT EXECUTE ON FUNCTION tusk_router.lookup(text) TO \"tusk_router_auth\"",
+  };
+  EXPECT_EQ(AuthSteps(p), want);
+  // Cluster level (run on `postgres`), after the databases and before anything inside one.
+  for (const auto& s : p.steps) {
+    if (s.phase == StepPhase::kRouterAuth) EXPECT_EQ(s.database, "");
+  }
+  for (size_t i = 1; i < p.steps.size(); ++i) {
+    EXPECT_LE(p.steps[i - 1].phase, p.steps[i].phase) << p.steps[i].display;
+  }
+  // PUBLIC can CONNECT to postgres after initdb: nothing to grant.
+  EXPECT_EQ(IndexOf(p, "GRANT CONNECT ON DATABASE \"postgres\""), -1);
+  std::string text = RenderPlan(p, "main");
+  EXPECT_EQ(text.find("auth-pass"), std::string::npos);
+  EXPECT_EQ(text.find("SCRAM-SHA-256"), std::string::npos);
+  EXPECT_NE(text.find("CREATE SCHEMA tusk_router"), std::string::npos);
+}
+
+TEST(PlanRouterAuth, ConvergedGivesZeroSteps) {
+  Plan p = RunAuthPlan(WithRouter(), WithRouterAuth(Converged()));
+  EXPECT_TRUE(p.steps.empty()) << p.steps[0].display;
+  EXPECT_TRUE(p.errors.empty());
+  EXPECT_TRUE(p.warnings.empty());
+}
+
+TEST(PlanRouterAuth, ChangedBodyOrAttributesAreReplaced) {
+  auto tamper = [](auto edit) {
+    CatalogSnapshot snap = WithRouterAuth(Converged());
+    edit(*snap.router_auth.function);
+    return RunAuthPlan(WithRouter(), snap);
+  };
+  std::vector<std::function<void(RouterAuthFunctionSnapshot&)>> edits = {
+      [](auto& f) { f.source = " SELECT a.rolname, a.rolpassword FROM pg_catalog.pg_authid a "; },
+      [](auto& f) { f.security_definer = false; },
+      [](auto& f) { f.config.clear(); },
+      [](auto& f) { f.config = {"search_path=public"}; },
+      [](auto& f) { f.volatility = "v"; },
+      [](auto& f) { f.language = "plpgsql"; },
+  };
+  for (const auto& edit : edits) {
+    Plan p = tamper(edit);
+    ASSERT_EQ(p.steps.size(), 1u);
+    EXPECT_EQ(p.steps[0].display, kCreateLookup);
+    EXPECT_EQ(p.steps[0].kind, StepKind::kAlter);
+    EXPECT_EQ(p.steps[0].phase, StepPhase::kRouterAuth);
+  }
+}
+
+TEST(PlanRouterAuth, DifferentParametersAreDroppedAndRecreated) {
+  CatalogSnapshot snap = WithRouterAuth(Converged());
+  snap.router_auth.function->arguments = "name text, OUT rolname name, OUT rolpassword text";
+  Plan p = RunAuthPlan(WithRouter(), snap);
+  EXPECT_EQ(AuthSteps(p),
+            (std::vector<std::string>{
+                "DROP FUNCTION tusk_router.lookup(text)", kCreateLookup,
+                "ALTER FUNCTION tusk_router.lookup(text) OWNER TO \"postgres\"",
+                "REVOKE ALL ON FUNCTION tusk_router.lookup(text) FROM PUBLIC",
+                "GRANT EXECUTE ON FUNCTION tusk_router.lookup(text) TO \"tusk_router_auth\""}));
+  EXPECT_EQ(p.steps.size(), 5u);
+}
+
+TEST(PlanRouterAuth, GrantsAndOwnersAreRepaired) {
+  CatalogSnapshot snap = WithRouterAuth(Converged());
+  RouterAuthSnapshot& ra = snap.router_auth;
+  ra.function->acl = {{"postgres", "EXECUTE"}, {"PUBLIC", "EXECUTE"}, {"reporting", "EXECUTE"}};
+  ra.schema_acl.insert({kAuth, "CREATE"});
+  ra.schema_acl.insert({"PUBLIC", "USAGE"});
+  Plan p = RunAuthPlan(WithRouter(), snap);
+  EXPECT_EQ(Displays(p),
+            (std::vector<std::string>{
+                "REVOKE ALL ON SCHEMA tusk_router FROM PUBLIC",
+                "REVOKE CREATE ON SCHEMA tusk_router FROM \"tusk_router_auth\"",
+                "REVOKE ALL ON FUNCTION tusk_router.lookup(text) FROM PUBLIC",
+                "REVOKE ALL ON FUNCTION tusk_router.lookup(text) FROM \"reporting\"",
+                "GRANT EXECUTE ON FUNCTION tusk_router.lookup(text) TO \"tusk_router_auth\""}));
+
+  // Owned by someone else: ownership moves back; the old owner's own entries
+  // move with it (ALTER ... OWNER), so they are not revoked.
+  snap = WithRouterAuth(Converged());
+  snap.router_auth.schema_owner = "keycloak";
+  snap.router_auth.schema_acl = {{"keycloak", "USAGE"}, {"keycloak", "CREATE"}, {kAuth, "USAGE"}};
+  snap.router_auth.function->owner = "keycloak";
+  snap.router_auth.function->acl = {{"keycloak", "EXECUTE"}, {kAuth, "EXECUTE"}};
+  p = RunAuthPlan(WithRouter(), snap);
+  EXPECT_EQ(Displays(p), (std::vector<std::string>{
+                             "ALTER SCHEMA tusk_router OWNER TO \"postgres\"",
+                             "ALTER FUNCTION tusk_router.lookup(text) OWNER TO \"postgres\""}));
+}
+
+TEST(PlanRouterAuth, AuthRoleIsKeptBare) {
+  CatalogSnapshot snap = WithRouterAuth(Converged());
+  snap.roles[kAuth].inherit = true;
+  snap.roles[kAuth].createrole = true;
+  snap.roles[kAuth].member_of = {"readers"};
+  Plan p = RunAuthPlan(WithRouter(), snap);
+  EXPECT_EQ(Displays(p),
+            (std::vector<std::string>{"ALTER ROLE \"tusk_router_auth\" NOCREATEROLE NOINHERIT",
+                                      "REVOKE \"readers\" FROM \"tusk_router_auth\""}));
+}
+
+TEST(PlanRouterAuth, ConnectOnPostgresOnlyWhenPublicLostIt) {
+  CatalogSnapshot snap = WithRouterAuth(Converged());
+  snap.databases["postgres"].acl.erase({"PUBLIC", "CONNECT"});
+  Plan p = RunAuthPlan(WithRouter(), snap);
+  EXPECT_EQ(
+      Displays(p),
+      (std::vector<std::string>{"GRANT CONNECT ON DATABASE \"postgres\" TO \"tusk_router_auth\""}));
+  EXPECT_EQ(p.steps[0].phase, StepPhase::kDatabases);
+  snap.databases["postgres"].acl.insert({kAuth, "CONNECT"});
+  EXPECT_TRUE(RunAuthPlan(WithRouter(), snap).steps.empty());
+}
+
+TEST(PlanRouterAuth, NothingWhenOffOrWithoutRouter) {
+  // Missing objects are not created, tampered ones are left alone.
+  CatalogSnapshot tampered = WithRouterAuth(Converged());
+  tampered.router_auth.function->source = "SELECT 1";
+  tampered.router_auth.function->acl.insert({"PUBLIC", "EXECUTE"});
+  tampered.roles[kAuth].member_of = {"readers"};
+  tampered.databases["postgres"].acl.clear();
+  Instance no_router = MakeInstance();
+  for (const Instance& inst : {WithRouter(false), no_router}) {
+    for (const CatalogSnapshot& snap : {Converged(), tampered}) {
+      Plan p = RunAuthPlan(inst, snap);
+      EXPECT_TRUE(p.steps.empty()) << p.steps[0].display;
+    }
+    Plan fresh = RunAuthPlan(inst, EmptyCluster());
+    EXPECT_TRUE(AuthSteps(fresh).empty());
+    EXPECT_EQ(RenderPlan(fresh, "main").find("tusk_router"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -48,6 +48,9 @@ RouterSpec Full() {
   s.primary = {"127.0.0.1", 5432};
   s.standbys = {{"10.0.0.6", 5433}, {"/var/run/postgresql", 5434}};
   s.secrets_file = "/s/.secrets/main.router.json";
+  s.auth_user = "tusk_router_auth";
+  s.auth_database = "postgres";
+  s.auth_query = "SELECT rolname, rolpassword FROM tusk_router.lookup($1)";
   s.status_file = "/s/.agent/main.router.status.json";
   s.pid_file = "/s/.run/main.router.pid";
   return s;
@@ -81,6 +84,9 @@ void ExpectSame(const RouterSpec& a, const RouterSpec& b) {
   EXPECT_EQ(a.primary, b.primary);
   EXPECT_EQ(a.standbys, b.standbys);
   EXPECT_EQ(a.secrets_file, b.secrets_file);
+  EXPECT_EQ(a.auth_user, b.auth_user);
+  EXPECT_EQ(a.auth_database, b.auth_database);
+  EXPECT_EQ(a.auth_query, b.auth_query);
   EXPECT_EQ(a.status_file, b.status_file);
   EXPECT_EQ(a.pid_file, b.pid_file);
 }
@@ -211,6 +217,29 @@ TEST(RouterSpec, Errors) {
   ExpectError(Edited("secrets_file", ""), "router spec: secrets_file: must not be empty");
   ExpectError(Edited("status_file", nullptr), "router spec: status_file: expected a string");
   ExpectError(Edited("pid_file", 1), "router spec: pid_file: expected a string");
+  ExpectError(Edited("auth_user", 5), "router spec: auth_user: expected a string");
+  ExpectError(Edited("auth_database", ""),
+              "router spec: auth_database: required when auth_user is set");
+  ExpectError(Edited("auth_query", "", true),
+              "router spec: auth_query: required when auth_user is set");
+  ExpectError(Edited("auth_query", nullptr), "router spec: auth_query: expected a string");
+  ExpectError(Edited("auth_user", ""), "router spec: auth_database: set without auth_user");
+}
+
+TEST(RouterSpec, AuthQueryOffWhenAllEmptyOrAbsent) {
+  auto doc = nlohmann::json::parse(RenderRouterSpec(Full()));
+  for (const char* key : {"auth_user", "auth_database", "auth_query"}) doc[key] = "";
+  Result<RouterSpec> s = ParseRouterSpec(doc.dump());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->auth_user, "");
+  EXPECT_EQ(s->auth_query, "");
+  for (const char* key : {"auth_user", "auth_database", "auth_query"}) doc.erase(key);
+  s = ParseRouterSpec(doc.dump());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->auth_database, "");
+  doc["auth_user"] = "";
+  doc["auth_query"] = "SELECT 1";
+  ExpectError(doc.dump(), "router spec: auth_query: set without auth_user");
 }
 
 TEST(RouterSpec, TlsFilesOptionalWhenDisabled) {
@@ -314,6 +343,10 @@ TEST(RouterSpecFromConfig, DefaultsAndFiles) {
   EXPECT_EQ(s.status_file, "/s/.agent/main.router.status.json");
   EXPECT_EQ(s.pid_file, "/s/.run/main.router.pid");
   EXPECT_EQ(s.metrics_listen, "127.0.0.1");
+  // auth_query is on by default: the constants of config/router_auth.h.
+  EXPECT_EQ(s.auth_user, "tusk_router_auth");
+  EXPECT_EQ(s.auth_database, "postgres");
+  EXPECT_EQ(s.auth_query, "SELECT rolname, rolpassword FROM tusk_router.lookup($1)");
   Result<RouterSpec> back = ParseRouterSpec(RenderRouterSpec(s));
   ASSERT_TRUE(back.ok()) << back.status().message();
   ExpectSame(*back, s);
@@ -347,6 +380,7 @@ TEST(RouterSpecFromConfig, EverySetting) {
       metrics_port: 9187
       standbys: [{host: 10.0.0.6}, {host: 10.0.0.7, port: 5440}]
       max_message_bytes: 32kB
+      auth_query: false
 )");
   EXPECT_EQ(s.listen, "*");
   EXPECT_EQ(s.port, 7000);
@@ -373,6 +407,9 @@ TEST(RouterSpecFromConfig, EverySetting) {
   // The primary is reached on the instance's first listen address.
   EXPECT_EQ(s.primary, (Backend{"10.0.0.5", 5434}));
   EXPECT_EQ(s.standbys, (std::vector<Backend>{{"10.0.0.6", 5432}, {"10.0.0.7", 5440}}));
+  EXPECT_EQ(s.auth_user, "");  // auth_query: false
+  EXPECT_EQ(s.auth_database, "");
+  EXPECT_EQ(s.auth_query, "");
   EXPECT_TRUE(ParseRouterSpec(RenderRouterSpec(s)).ok());
 }
 
