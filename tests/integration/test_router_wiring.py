@@ -77,7 +77,7 @@ class RouterWiringTest(TuskTestCase):
         self.assertEqual(stat.S_IMODE(os.stat(secrets_file).st_mode), 0o600)
         with open(secrets_file) as f:
             roles = json.load(f)["roles"]
-        self.assertEqual(set(roles), {"postgres", "keycloak", "svc"})
+        self.assertEqual(set(roles), {"postgres", "keycloak", "svc", "tusk_router_auth"})
         self.assertEqual(roles["svc"], SVC_PASSWORD)
         for password in roles.values():
             self.assertNotIn(password, spec_text)
