@@ -119,4 +119,57 @@ StartupPacket DecodeStartup(std::string_view buf) {
   return p;
 }
 
+StartupOptions ParseStartupOptions(std::string_view options) {
+  // Split into arguments: whitespace separates, a backslash takes the next
+  // character literally.
+  std::vector<std::string> args;
+  std::string cur;
+  bool in_arg = false;
+  for (size_t i = 0; i < options.size(); ++i) {
+    char ch = options[i];
+    if (ch == '\\' && i + 1 < options.size()) {
+      cur += options[++i];
+      in_arg = true;
+    } else if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+      if (in_arg) args.push_back(std::move(cur));
+      cur.clear();
+      in_arg = false;
+    } else {
+      cur += ch;
+      in_arg = true;
+    }
+  }
+  if (in_arg) args.push_back(std::move(cur));
+
+  StartupOptions out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string setting;
+    bool dashes = false;
+    if (args[i] == "-c" && i + 1 < args.size()) {
+      setting = args[++i];
+    } else if (args[i].size() > 2 && args[i].compare(0, 2, "-c") == 0) {
+      setting = args[i].substr(2);
+    } else if (args[i].size() > 2 && args[i].compare(0, 2, "--") == 0) {
+      setting = args[i].substr(2);
+      dashes = true;
+    } else {
+      out.error = "invalid command-line argument for server process: " + args[i];
+      return out;
+    }
+    size_t eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      out.error = "-c " + setting + " requires a value";
+      return out;
+    }
+    std::string name = setting.substr(0, eq);
+    if (dashes) {
+      for (char& ch : name) {
+        if (ch == '-') ch = '_';
+      }
+    }
+    out.settings.emplace_back(std::move(name), setting.substr(eq + 1));
+  }
+  return out;
+}
+
 }  // namespace tusk::protocol

@@ -46,4 +46,18 @@ struct StartupPacket {
 /// Decodes the packet at the front of `buf`.
 StartupPacket DecodeStartup(std::string_view buf);
 
+/// The settings in a startup packet's `options` value (libpq's PGOPTIONS):
+/// whitespace-separated "-c name=value", "-cname=value" or "--name=value"
+/// (dashes in a "--" name become underscores), with backslash escaping a
+/// space or backslash. Returns (name, value) pairs in order, or an error
+/// message naming the first argument that is not such a setting (PostgreSQL
+/// answers those with FATAL 42601 "invalid command-line argument for server
+/// process"). Source: PostgreSQL docs, Protocol §55.7 StartupMessage
+/// "options"; libpq §34.1.2 "options".
+struct StartupOptions {
+  std::vector<std::pair<std::string, std::string>> settings;
+  std::string error;  ///< non-empty when an argument is not a setting
+};
+StartupOptions ParseStartupOptions(std::string_view options);
+
 }  // namespace tusk::protocol

@@ -106,13 +106,12 @@ AdminOutcome RunAdminCommand(std::string_view sql, Worker& worker, std::string& 
     Rows rows;
     for (const auto& p : pools) {
       PoolStats& s = p->stats();
-      rows.push_back({p->key().database, p->key().role, PortKind(p->key()),
-                      std::to_string(s.clients_active.value()),
-                      std::to_string(s.clients_waiting.value()),
-                      std::to_string(s.clients_idle.value()),
-                      std::to_string(s.servers_active.value()),
-                      std::to_string(s.servers_idle.value()), std::to_string(p->servers()),
-                      std::to_string(p->pool_size()), p->paused() ? "yes" : "no"});
+      rows.push_back(
+          {p->key().database, p->key().role, PortKind(p->key()),
+           std::to_string(s.clients_active.value()), std::to_string(s.clients_waiting.value()),
+           std::to_string(s.clients_idle.value()), std::to_string(s.servers_active.value()),
+           std::to_string(s.servers_idle.value()), std::to_string(p->servers()),
+           std::to_string(p->pool_size()), p->paused() ? "yes" : "no"});
     }
     AppendTable(out,
                 {"database", "user", "port", "cl_active", "cl_waiting", "cl_idle", "sv_active",
@@ -122,14 +121,14 @@ AdminOutcome RunAdminCommand(std::string_view sql, Worker& worker, std::string& 
   }
   if (verb == "SHOW" && arg == "CLIENTS") {
     Rows rows = Collect(worker, [](Worker& w) { return w.ClientRows(); });
-    AppendTable(out, {"database", "user", "state", "addr", "tls", "age_s", "worker", "server_pid", "debug"},
-                rows, "SHOW");
+    AppendTable(
+        out, {"database", "user", "state", "addr", "tls", "age_s", "worker", "server_pid", "debug"},
+        rows, "SHOW");
     return AdminOutcome::kDone;
   }
   if (verb == "SHOW" && arg == "SERVERS") {
     Rows rows = Collect(worker, [](Worker& w) { return w.ServerRows(); });
-    AppendTable(out,
-                {"database", "user", "state", "backend", "pid", "age_s", "worker", "prepared"},
+    AppendTable(out, {"database", "user", "state", "backend", "pid", "age_s", "worker", "prepared"},
                 rows, "SHOW");
     return AdminOutcome::kDone;
   }
@@ -140,14 +139,13 @@ AdminOutcome RunAdminCommand(std::string_view sql, Worker& worker, std::string& 
       auto q = s.query_us.Snapshot();
       auto x = s.transaction_us.Snapshot();
       auto w = s.wait_us.Snapshot();
-      rows.push_back({p->key().database, p->key().role, PortKind(p->key()),
-                      std::to_string(s.transactions.value()), std::to_string(s.queries.value()),
-                      std::to_string(s.bytes_received.value()),
-                      std::to_string(s.bytes_sent.value()), Avg(x.sum_us, x.count),
-                      Avg(q.sum_us, q.count), Avg(w.sum_us, w.count),
-                      std::to_string(s.wait_timeouts.value()),
-                      std::to_string(s.server_connects.value()),
-                      std::to_string(s.server_errors.value())});
+      rows.push_back(
+          {p->key().database, p->key().role, PortKind(p->key()),
+           std::to_string(s.transactions.value()), std::to_string(s.queries.value()),
+           std::to_string(s.bytes_received.value()), std::to_string(s.bytes_sent.value()),
+           Avg(x.sum_us, x.count), Avg(q.sum_us, q.count), Avg(w.sum_us, w.count),
+           std::to_string(s.wait_timeouts.value()), std::to_string(s.server_connects.value()),
+           std::to_string(s.server_errors.value())});
     }
     AppendTable(out,
                 {"database", "user", "port", "total_xact_count", "total_query_count",
@@ -193,8 +191,14 @@ AdminOutcome RunAdminCommand(std::string_view sql, Worker& worker, std::string& 
   }
   if (verb == "SHOW" && (arg == "HELP" || arg.empty())) {
     AppendTable(out, {"command"},
-                {{"SHOW POOLS"}, {"SHOW CLIENTS"}, {"SHOW SERVERS"}, {"SHOW STATS"},
-                 {"SHOW LATENCY"}, {"SHOW BACKENDS"}, {"RELOAD"}, {"PAUSE [db]"},
+                {{"SHOW POOLS"},
+                 {"SHOW CLIENTS"},
+                 {"SHOW SERVERS"},
+                 {"SHOW STATS"},
+                 {"SHOW LATENCY"},
+                 {"SHOW BACKENDS"},
+                 {"RELOAD"},
+                 {"PAUSE [db]"},
                  {"RESUME [db]"}},
                 "SHOW");
     return AdminOutcome::kDone;
@@ -211,9 +215,7 @@ AdminOutcome RunAdminCommand(std::string_view sql, Worker& worker, std::string& 
   if ((verb == "PAUSE" || verb == "RESUME") && words.size() <= 2) {
     std::string db = words.size() == 2 ? words[1] : "";
     bool pause = verb == "PAUSE";
-    for (const auto& p : pools) {
-      if (db.empty() || p->key().database == db) p->set_paused(pause);
-    }
+    shared.SetPaused(db, pause);
     if (!pause) {
       for (Worker* w : shared.workers) {
         for (const auto& p : pools) {

@@ -99,14 +99,53 @@ std::string_view SkipSpace(std::string_view s) {
 std::string NextWord(std::string_view& s) {
   s = SkipSpace(s);
   size_t i = 0;
-  while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' ||
-                          s[i] == '.')) {
+  while (i < s.size() &&
+         (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.')) {
     ++i;
   }
   std::string w(s.substr(0, i));
   for (char& ch : w) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   s.remove_prefix(i);
   return w;
+}
+
+/// The leading keywords the router acts on in a simple Query.
+enum class Keyword { kOther, kListen, kDeallocate, kSet, kReset };
+
+char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+bool IsWordChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.';
+}
+
+/// True when `s` starts with the lower-case keyword `kw` as a whole word.
+bool KeywordAt(std::string_view s, std::string_view kw) {
+  if (s.size() < kw.size()) return false;
+  for (size_t i = 0; i < kw.size(); ++i) {
+    if (AsciiLower(s[i]) != kw[i]) return false;
+  }
+  return s.size() == kw.size() || !IsWordChar(s[kw.size()]);
+}
+
+/// The first word of `sql` (after whitespace and comments) as a Keyword,
+/// case-insensitively. Runs for every Query, so it is a few comparisons and
+/// allocates nothing.
+Keyword FirstKeyword(std::string_view sql) {
+  std::string_view s = SkipSpace(sql);
+  if (s.empty()) return Keyword::kOther;
+  switch (AsciiLower(s[0])) {
+    case 's':
+      return KeywordAt(s, "set") ? Keyword::kSet : Keyword::kOther;
+    case 'r':
+      return KeywordAt(s, "reset") ? Keyword::kReset : Keyword::kOther;
+    case 'l':
+      return KeywordAt(s, "listen") ? Keyword::kListen : Keyword::kOther;
+    case 'd':
+      return KeywordAt(s, "deallocate") ? Keyword::kDeallocate : Keyword::kOther;
+    default:
+      return Keyword::kOther;
+  }
 }
 
 /// Delivers PostgreSQL's CancelRequest for (pid, key) to `b` from a short
@@ -118,7 +157,8 @@ void SendCancel(Backend b, int32_t pid, int32_t key) {
     if (fd < 0) return;
     std::string packet;
     protocol::AppendCancelRequest(packet, pid, key);
-    if (send(fd, packet.data(), packet.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(packet.size())) {
+    if (send(fd, packet.data(), packet.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(packet.size())) {
       char c;
       ssize_t r = recv(fd, &c, 1, 0);  // the server closes once it has the request
       (void)r;
@@ -145,6 +185,12 @@ std::string ClientConn::debug_state() const {
 }
 
 void ClientConn::Touch() { last_active_ms_ = NowMs(); }
+
+void ClientConn::ReleaseIdleBuffers() {
+  if (state_ == ClientState::kClosed || in_pump_) return;
+  in_.Shrink();
+  out_.Shrink();
+}
 
 bool ClientConn::Throttled() const { return out_.size() >= kBackPressureBytes; }
 
@@ -229,7 +275,6 @@ void ClientConn::Pump() {
     Touch();
     if (pool_) pool_->stats().bytes_received.Add(in_.size() - before);
   }
-  in_.Shrink();  // an idle client keeps no big buffer
   in_pump_ = false;
 }
 
@@ -380,6 +425,18 @@ bool ClientConn::HandleStartup() {
   for (const auto& [name, value] : p.params) {
     if (!IsConnectionParam(name)) params_[name] = value;
   }
+  // `options` (PGOPTIONS): its -c settings are tracked like SET, since the
+  // pool's server connections were started without them.
+  protocol::StartupOptions opts = protocol::ParseStartupOptions(p.Param("options"));
+  if (!opts.error.empty()) {
+    Fatal("42601", opts.error);
+    return false;
+  }
+  for (auto& [name, value] : opts.settings) {
+    std::string lower = name;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    params_[lower] = std::move(value);
+  }
   BeginAuth();
   return true;
 }
@@ -390,22 +447,21 @@ void ClientConn::BeginAuth() {
   auto it = settings_->roles.find(user_);
   switch (settings_->spec.client_auth) {
     case ClientAuth::kScramSha256: {
-      ScramVerifier v;
       if (it != settings_->roles.end()) {
-        v = it->second.verifier;
+        StartScram(&it->second.verifier);
+      } else if (!settings_->spec.auth_user.empty() && database_ != "tusk") {
+        // Not a role tusk manages: ask PostgreSQL for its verifier first.
+        state_ = ClientState::kAuthLookup;
+        Worker* w = worker_;
+        uint64_t id = id_;
+        worker_->shared().auth_lookup->Lookup(settings_, user_, [w, id](LookupResult r) {
+          w->loop().Post([w, id, r = std::move(r)]() mutable {
+            if (ClientConn* c = w->FindClient(id)) c->LookupDone(std::move(r));
+          });
+        });
       } else {
-        // Unknown role: run the exchange against a random verifier so the
-        // client learns nothing (PostgreSQL's mock authentication).
-        v.iterations = kScramIterations;
-        v.salt.resize(kScramSaltBytes);
-        v.stored_key.resize(32);
-        v.server_key.resize(32);
-        RAND_bytes(reinterpret_cast<unsigned char*>(v.salt.data()), kScramSaltBytes);
-        RAND_bytes(reinterpret_cast<unsigned char*>(v.stored_key.data()), 32);
-        RAND_bytes(reinterpret_cast<unsigned char*>(v.server_key.data()), 32);
+        StartScram(nullptr);
       }
-      scram_ = std::make_unique<protocol::ScramServer>(std::move(v));
-      protocol::AppendAuthenticationSasl(out_.back(), {"SCRAM-SHA-256"});
       break;
     }
     case ClientAuth::kMd5:
@@ -418,12 +474,50 @@ void ClientConn::BeginAuth() {
   }
 }
 
+void ClientConn::StartScram(const ScramVerifier* verifier) {
+  ScramVerifier v;
+  if (verifier != nullptr) {
+    v = *verifier;
+  } else {
+    // Unknown role: run the exchange against a random verifier so the
+    // client learns nothing (PostgreSQL's mock authentication).
+    v.iterations = kScramIterations;
+    v.salt.resize(kScramSaltBytes);
+    v.stored_key.resize(32);
+    v.server_key.resize(32);
+    RAND_bytes(reinterpret_cast<unsigned char*>(v.salt.data()), kScramSaltBytes);
+    RAND_bytes(reinterpret_cast<unsigned char*>(v.stored_key.data()), 32);
+    RAND_bytes(reinterpret_cast<unsigned char*>(v.server_key.data()), 32);
+  }
+  scram_ = std::make_unique<protocol::ScramServer>(std::move(v));
+  protocol::AppendAuthenticationSasl(out_.back(), {"SCRAM-SHA-256"});
+}
+
+void ClientConn::LookupDone(LookupResult result) {
+  if (state_ != ClientState::kAuthLookup) return;
+  if (!result.status.ok()) {
+    RouterLog("role \"" + user_ + "\" from " + peer_ + ": " + result.status.message());
+    Fatal("08006", "could not check the password of role \"" + user_ +
+                       "\": the router's auth query failed (see the router log)");
+    return;
+  }
+  std::optional<ScramVerifier> v;
+  if (result.verifier) v = ParseScramVerifier(*result.verifier);
+  // No row, NULL, or an md5 hash (only SCRAM keys can log a server in):
+  // the mock exchange fails with 28P01 like a wrong password.
+  if (v) lookup_server_key_ = v->server_key;
+  state_ = ClientState::kAuth;
+  StartScram(v ? &*v : nullptr);
+  Flush();
+  if (state_ != ClientState::kClosed && !in_pump_) Pump();
+}
+
 bool ClientConn::HandleAuth() {
   protocol::Frame f = protocol::ScanFrame(in_.view(), protocol::kMaxStartupPacketBytes);
   if (f.status == protocol::FrameStatus::kNeedMore) return false;
   if (f.status == protocol::FrameStatus::kBadLength || f.type != 'p') {
-    ProtocolViolation("expected password response, got message type \"" +
-                      std::string(1, f.type) + "\"");
+    ProtocolViolation("expected password response, got message type \"" + std::string(1, f.type) +
+                      "\"");
     return false;
   }
   std::string body(f.body);
@@ -451,7 +545,8 @@ bool ClientConn::HandleAuth() {
       return true;
     }
     auto server_final = scram_->HandleClientFinal(body);
-    if (!server_final.ok() || known == settings_->roles.end()) {
+    bool looked_up = known == settings_->roles.end() && !lookup_server_key_.empty();
+    if (!server_final.ok() || (known == settings_->roles.end() && !looked_up)) {
       if (server_final.ok() || scram_->wrong_password()) {
         Fatal("28P01", failed);
       } else {
@@ -460,6 +555,8 @@ bool ClientConn::HandleAuth() {
       return false;
     }
     protocol::AppendAuthenticationSaslFinal(out_.back(), *server_final);
+    if (looked_up) lookup_keys_ = ScramKeys{scram_->client_key(), lookup_server_key_};
+    lookup_server_key_.clear();
     scram_.reset();
   } else {
     auto pw = protocol::ParsePasswordMessage(body);
@@ -503,6 +600,11 @@ void ClientConn::AuthSucceeded() {
     return;
   }
   pool_ = worker_->shared().GetPool({database_, user_, readonly_port_});
+  if (lookup_keys_) {
+    // The newest login's keys: after a password change the old ones fail.
+    pool_->set_scram_keys(std::move(*lookup_keys_));
+    lookup_keys_.reset();
+  }
   auto& workers = worker_->shared().workers;
   if (pool_->home() != worker_->index() && pool_->home() < static_cast<int>(workers.size())) {
     Flush();
@@ -538,7 +640,8 @@ void ClientConn::JoinPool() {
   worker_->RequestServer(this);
 }
 
-void ClientConn::SendWelcome(const std::vector<std::pair<std::string, std::string>>& server_params) {
+void ClientConn::SendWelcome(
+    const std::vector<std::pair<std::string, std::string>>& server_params) {
   std::string& out = out_.back();
   for (const auto& [name, value] : server_params) {
     auto mine = params_.find(name);
@@ -637,8 +740,8 @@ bool ClientConn::HandleRequests() {
     protocol::Frame f = protocol::ScanFrame(in_.view(), max);
     if (f.status == protocol::FrameStatus::kNeedMore) break;
     if (f.status == protocol::FrameStatus::kBadLength) {
-      ProtocolViolation("invalid message length " + std::to_string(f.length) +
-                        " (limit " + std::to_string(max) + " bytes)");
+      ProtocolViolation("invalid message length " + std::to_string(f.length) + " (limit " +
+                        std::to_string(max) + " bytes)");
       return false;
     }
     if (f.type == 'X') {
@@ -664,8 +767,7 @@ bool ClientConn::HandleRequests() {
       }
       if (f.type == 'Q' && settings_->spec.mode == PoolMode::kTransaction) {
         auto q = protocol::ParseQuery(f.body);
-        std::string_view rest = q ? *q : std::string_view();
-        if (NextWord(rest) == "listen") {
+        if (q && FirstKeyword(*q) == Keyword::kListen) {
           // Notifications reach a client only while it holds a server, which
           // in transaction mode ends with the transaction: refuse clearly.
           protocol::ErrorFields e;
@@ -756,7 +858,9 @@ bool ClientConn::ForwardMessage(char type, std::string_view frame, std::string_v
     if (state_ == ClientState::kClosed) return false;
   } else if (type == 'Q') {
     auto q = protocol::ParseQuery(body);
-    if (q) TrackSet(*q);
+    if (q && (FirstKeyword(*q) == Keyword::kSet || FirstKeyword(*q) == Keyword::kReset)) {
+      TrackSet(*q);
+    }
   }
   if (!handled) s->out().Append(frame);
   if (type == 'S' || type == 'Q' || type == 'F') s->EndSegment();
@@ -841,10 +945,10 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
         ProtocolViolation("malformed Query message");
         return true;
       }
-      std::string_view rest = *q;
-      std::string first = NextWord(rest);
-      if (first == "deallocate") {
-        std::string_view r2 = rest;
+      Keyword kw = FirstKeyword(*q);
+      if (kw == Keyword::kDeallocate) {
+        std::string_view r2 = *q;
+        NextWord(r2);  // DEALLOCATE
         std::string w = NextWord(r2);
         if (w == "prepare") w = NextWord(r2);
         if (w == "all") {
@@ -858,7 +962,7 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
         protocol::AppendQuery(s->out().back(), "DEALLOCATE ALL");
         return true;
       }
-      TrackSet(*q);
+      if (kw == Keyword::kSet || kw == Keyword::kReset) TrackSet(*q);
       return false;
     }
     default:
@@ -873,7 +977,6 @@ void ClientConn::TrackSet(std::string_view sql) {
   // ParameterStatus instead.
   std::string_view s = sql;
   std::string verb = NextWord(s);
-  if (verb != "set" && verb != "reset") return;
   std::string name = NextWord(s);
   if (verb == "set" && name == "session") {
     std::string_view peek = s;

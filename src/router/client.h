@@ -1,7 +1,8 @@
 // ClientConn: one application connection to the router.
 //
 // Life: kStartup (startup packet; SSLRequest → kTlsHandshake → kStartup) →
-// kAuth (SCRAM/md5/plain exchange) → kLogin (waiting for a server to learn
+// [kAuthLookup (a role without a router secret: its verifier is fetched by
+// the auth query)] → kAuth (SCRAM/md5/plain exchange) → kLogin (waiting for a server to learn
 // the pool's ParameterStatus values, first client of a pool only) → kReady
 // (logged in, no server: in its worker's client table only) ⇄ kWaiting (a
 // request is buffered; in its worker's waiter queue for the pool) ⇄ kActive
@@ -22,6 +23,7 @@
 #include <unordered_map>
 
 #include "protocol/scram_exchange.h"
+#include "router/auth_lookup.h"
 #include "router/buffer.h"
 #include "router/event_loop.h"
 #include "router/pool.h"
@@ -36,6 +38,7 @@ class Worker;
 enum class ClientState {
   kStartup,       ///< reading the startup packet
   kTlsHandshake,  ///< after answering 'S' to SSLRequest
+  kAuthLookup,    ///< role unknown to the router: waiting for the auth query (auth_lookup.h)
   kAuth,          ///< authentication exchange
   kLogin,         ///< authenticated; waiting for a server to complete the welcome
   kReady,         ///< logged in, no server linked
@@ -109,8 +112,13 @@ class ClientConn : public IoHandler {
   std::string debug_state() const;
   /// Admin sessions: completes a pending PAUSE once its pools are quiet (each tick).
   void AdminTick();
+  /// Frees the memory of empty buffers (each tick): a busy client keeps its
+  /// buffers between messages, an idle one holds none.
+  void ReleaseIdleBuffers();
   /// Bytes queued towards the client exceed the back-pressure mark.
   bool Throttled() const;
+  /// The auth query answered for this client's role (kAuthLookup → kAuth).
+  void LookupDone(LookupResult result);
 
  private:
   void Pump();
@@ -119,6 +127,8 @@ class ClientConn : public IoHandler {
   bool HandleRequests();
   bool HandleAdmin();
   void BeginAuth();
+  /// Starts the SCRAM exchange against `verifier`, or a mock one when null.
+  void StartScram(const ScramVerifier* verifier);
   void AuthSucceeded();
   void JoinPool();
   void SendWelcome(const std::vector<std::pair<std::string, std::string>>& server_params);
@@ -150,6 +160,9 @@ class ClientConn : public IoHandler {
   std::map<std::string, std::string> params_;
   std::unordered_map<std::string, PreparedStatement> statements_;
   std::unique_ptr<protocol::ScramServer> scram_;  ///< during authentication only
+  /// Keys of a role verified with the auth query's verifier (logs servers in).
+  std::optional<ScramKeys> lookup_keys_;
+  std::string lookup_server_key_;  ///< ServerKey of that verifier, during authentication
   char md5_salt_[4] = {0, 0, 0, 0};
   int auth_step_ = 0;
   bool admitted_ = false;

@@ -6,9 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <string>
+
+#include "router/batch_clock.h"
 
 namespace tusk::router {
 namespace {
@@ -84,18 +85,17 @@ void EventLoop::DrainTasks() {
 }
 
 void EventLoop::Run(const std::function<void()>& tick) {
-  using Clock = std::chrono::steady_clock;
-  auto next_tick = Clock::now() + std::chrono::milliseconds(kTickMs);
+  SetBatchTime();
+  int64_t next_tick_us = NowUs() + kTickMs * 1000;
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
   while (!stop_) {
-    auto now = Clock::now();
-    int timeout = 0;
-    if (now < next_tick) {
-      timeout = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now).count() + 1);
-    }
+    // NowUs() is the time the previous batch was fetched: the wait may run
+    // up to that batch's processing time long, which a 100 ms tick absorbs.
+    int64_t left_us = next_tick_us - NowUs();
+    int timeout = left_us > 0 ? static_cast<int>(left_us / 1000 + 1) : 0;
     int n = epoll_wait(epfd_, events, kMaxEvents, timeout);
+    SetBatchTime();
     for (int i = 0; i < n; ++i) {
       auto* h = static_cast<IoHandler*>(events[i].data.ptr);
       if (h == nullptr) {
@@ -104,10 +104,9 @@ void EventLoop::Run(const std::function<void()>& tick) {
         h->OnEvents(events[i].events);
       }
     }
-    now = Clock::now();
-    if (now >= next_tick) {
+    if (NowUs() >= next_tick_us) {
       tick();
-      next_tick = now + std::chrono::milliseconds(kTickMs);
+      next_tick_us = NowUs() + kTickMs * 1000;
     }
     if (!after_batch_.empty()) {
       std::vector<std::function<void()>> fns;

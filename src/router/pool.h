@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,14 @@
 #include "metrics/histogram.h"
 
 namespace tusk::router {
+
+/// SCRAM keys (32 raw bytes each) that log in a role whose password the
+/// router does not hold: ClientKey recovered from a client's proof and
+/// ServerKey from the verifier the auth query returned (ScramClient::FromKeys).
+struct ScramKeys {
+  std::string client_key;
+  std::string server_key;
+};
 
 /// Identifies a pool.
 struct PoolKey {
@@ -39,21 +48,21 @@ struct PoolKeyHash {
 
 /// Per-pool counters; the admin console and /metrics only render these.
 struct PoolStats {
-  metrics::Counter transactions;       ///< completed transactions (or sessions in session mode)
-  metrics::Counter queries;            ///< completed queries (ReadyForQuery after Q or Sync)
-  metrics::Counter bytes_received;     ///< from clients, bytes
-  metrics::Counter bytes_sent;         ///< to clients, bytes
-  metrics::Counter wait_timeouts;      ///< clients failed by pool_wait_timeout
-  metrics::Counter server_connects;    ///< server connections opened
-  metrics::Counter server_errors;      ///< server connections failed or lost
-  metrics::Gauge clients_active;       ///< clients linked to a server
-  metrics::Gauge clients_waiting;      ///< clients queued for a server
-  metrics::Gauge clients_idle;         ///< logged-in clients without a server
-  metrics::Gauge servers_active;       ///< linked server connections
-  metrics::Gauge servers_idle;         ///< idle server connections
-  metrics::Histogram query_us;         ///< query time, µs
-  metrics::Histogram transaction_us;   ///< transaction time (server held), µs
-  metrics::Histogram wait_us;          ///< time spent waiting for a server, µs
+  metrics::Counter transactions;      ///< completed transactions (or sessions in session mode)
+  metrics::Counter queries;           ///< completed queries (ReadyForQuery after Q or Sync)
+  metrics::Counter bytes_received;    ///< from clients, bytes
+  metrics::Counter bytes_sent;        ///< to clients, bytes
+  metrics::Counter wait_timeouts;     ///< clients failed by pool_wait_timeout
+  metrics::Counter server_connects;   ///< server connections opened
+  metrics::Counter server_errors;     ///< server connections failed or lost
+  metrics::Gauge clients_active;      ///< clients linked to a server
+  metrics::Gauge clients_waiting;     ///< clients queued for a server
+  metrics::Gauge clients_idle;        ///< logged-in clients without a server
+  metrics::Gauge servers_active;      ///< linked server connections
+  metrics::Gauge servers_idle;        ///< idle server connections
+  metrics::Histogram query_us;        ///< query time, µs
+  metrics::Histogram transaction_us;  ///< transaction time (server held), µs
+  metrics::Histogram wait_us;         ///< time spent waiting for a server, µs
 };
 
 class Pool {
@@ -80,6 +89,17 @@ class Pool {
   void set_pool_size(int n) { pool_size_ = n; }
   int pool_size() const { return pool_size_.load(); }
 
+  /// Keys of the last client of an auth-query role that logged in; server
+  /// connections of the pool log in with them. nullopt for managed roles.
+  std::optional<ScramKeys> scram_keys() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return scram_keys_;
+  }
+  void set_scram_keys(ScramKeys keys) {
+    std::lock_guard<std::mutex> lock(mu_);
+    scram_keys_ = std::move(keys);
+  }
+
   bool paused() const { return paused_.load(); }
   void set_paused(bool p) { paused_ = p; }
 
@@ -104,7 +124,8 @@ class Pool {
   std::atomic<bool> paused_{false};
   std::atomic<bool> has_welcome_{false};
   mutable std::mutex mu_;
-  std::vector<std::pair<std::string, std::string>> welcome_;
+  std::vector<std::pair<std::string, std::string>> welcome_;  // guarded by mu_
+  std::optional<ScramKeys> scram_keys_;                       // guarded by mu_
   PoolStats stats_;
 };
 

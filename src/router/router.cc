@@ -2,6 +2,7 @@
 // file, Prometheus endpoint, reload.
 #include "router/router.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -9,7 +10,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <cerrno>
 #include <chrono>
@@ -31,13 +31,7 @@
 namespace tusk::router {
 namespace {
 
-void Log(const std::string& msg) {
-  std::time_t t = std::time(nullptr);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
-  std::fprintf(stderr, "%s tusk router: %s\n", ts, msg.c_str());
-  std::fflush(stderr);
-}
+void Log(const std::string& msg) { RouterLog(msg); }
 
 /// Builds a settings generation: the spec plus verifiers for every role.
 /// Verifiers of unchanged passwords are reused from `previous`.
@@ -137,8 +131,8 @@ SSL_CTX* MakeClientTlsContext(const RouterSpec& spec, std::string* error) {
       SSL_CTX_check_private_key(ctx) != 1) {
     char buf[256];
     ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
-    *error = "cannot load TLS certificate " + spec.tls_cert_file + " / key " +
-             spec.tls_key_file + ": " + buf;
+    *error = "cannot load TLS certificate " + spec.tls_cert_file + " / key " + spec.tls_key_file +
+             ": " + buf;
     SSL_CTX_free(ctx);
     return nullptr;
   }
@@ -170,21 +164,22 @@ std::string StatusJson(SharedState& shared, bool* any_paused) {
   }
   *any_paused = paused;
   auto lat = [](const metrics::HistogramSnapshot& s) {
-    return nlohmann::json{{"count", s.count},        {"p50", s.Percentile(50)},
-                          {"p95", s.Percentile(95)}, {"p99", s.Percentile(99)},
+    return nlohmann::json{{"count", s.count},           {"p50", s.Percentile(50)},
+                          {"p95", s.Percentile(95)},    {"p99", s.Percentile(99)},
                           {"p999", s.Percentile(99.9)}, {"max", s.max_us}};
   };
-  nlohmann::json j = {{"pid", getpid()},
-                      {"port", settings->spec.port},
-                      {"readonly_port", settings->spec.readonly_port},
-                      {"mode", settings->spec.mode == PoolMode::kSession ? "session" : "transaction"},
-                      {"workers", shared.workers.size()},
-                      {"paused", paused},
-                      {"clients", shared.clients()},
-                      {"servers", shared.servers.load()},
-                      {"generation", settings->generation},
-                      {"pools", pools},
-                      {"latency_us", {{"query", lat(q)}, {"transaction", lat(x)}, {"wait", lat(w)}}}};
+  nlohmann::json j = {
+      {"pid", getpid()},
+      {"port", settings->spec.port},
+      {"readonly_port", settings->spec.readonly_port},
+      {"mode", settings->spec.mode == PoolMode::kSession ? "session" : "transaction"},
+      {"workers", shared.workers.size()},
+      {"paused", paused},
+      {"clients", shared.clients()},
+      {"servers", shared.servers.load()},
+      {"generation", settings->generation},
+      {"pools", pools},
+      {"latency_us", {{"query", lat(q)}, {"transaction", lat(x)}, {"wait", lat(w)}}}};
   return j.dump();
 }
 
@@ -208,7 +203,8 @@ std::string RenderPrometheus(SharedState& shared) {
     metrics::PrometheusWriter::Labels l = {{"database", p->key().database},
                                            {"user", p->key().role},
                                            {"port", p->key().readonly ? "ro" : "rw"}};
-    w.Counter("tusk_router_transactions_total", "Completed transactions", l, s.transactions.value());
+    w.Counter("tusk_router_transactions_total", "Completed transactions", l,
+              s.transactions.value());
     w.Counter("tusk_router_queries_total", "Completed queries", l, s.queries.value());
     w.Counter("tusk_router_received_bytes_total", "Bytes received from clients", l,
               s.bytes_received.value());
@@ -219,7 +215,8 @@ std::string RenderPrometheus(SharedState& shared) {
               s.server_connects.value());
     w.Counter("tusk_router_server_errors_total", "Server connections failed or lost", l,
               s.server_errors.value());
-    w.Gauge("tusk_router_clients_active", "Clients linked to a server", l, s.clients_active.value());
+    w.Gauge("tusk_router_clients_active", "Clients linked to a server", l,
+            s.clients_active.value());
     w.Gauge("tusk_router_clients_waiting", "Clients waiting for a server", l,
             s.clients_waiting.value());
     w.Gauge("tusk_router_clients_idle", "Clients without a server", l, s.clients_idle.value());
@@ -366,6 +363,7 @@ int RunRouter(const std::string& spec_path) {
   }
   Log("stopping");
   if (http) http->Stop();
+  shared.auth_lookup.reset();  // its answers Post() to the workers' loops
   for (auto& w : workers) w->loop().Stop();
   for (auto& w : workers) w->Join();
   workers.clear();

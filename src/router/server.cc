@@ -40,8 +40,9 @@ ServerConn::ServerConn(Worker* worker, std::shared_ptr<Pool> pool,
 
 ServerConn::~ServerConn() = default;
 
-bool ServerConn::Start(const std::string& password) {
+bool ServerConn::Start(const std::string& password, std::optional<ScramKeys> keys) {
   password_ = password;
+  keys_ = std::move(keys);
   std::string error;
   int fd = ConnectBackend(backend_->backend, /*blocking=*/false, &error);
   if (fd < 0) {
@@ -82,8 +83,8 @@ void ServerConn::Close(const std::string& reason, const std::string& sqlstate) {
 }
 
 bool ServerConn::SendStartup() {
-  std::vector<std::pair<std::string, std::string>> params = {
-      {"user", pool_->key().role}, {"database", pool_->key().database}};
+  std::vector<std::pair<std::string, std::string>> params = {{"user", pool_->key().role},
+                                                             {"database", pool_->key().database}};
   protocol::AppendStartupMessage(out_.back(), params);
   state_ = ServerState::kLogin;
   Flush();
@@ -247,6 +248,14 @@ void ServerConn::HandleLogin() {
           return;
         }
         if (auth->code == 0) break;
+        if (keys_ && (auth->code == 3 || auth->code == 5)) {
+          // Only SCRAM can log in from keys; the password itself is unknown.
+          Close("server requested " + std::string(auth->code == 3 ? "password" : "md5") +
+                    " authentication, but role \"" + pool_->key().role +
+                    "\" is known to the router only by its SCRAM verifier (auth query)",
+                "28000");
+          return;
+        }
         if (auth->code == 3) {
           protocol::AppendPasswordMessage(out_.back(), password_);
         } else if (auth->code == 5 && auth->payload.size() == 4) {
@@ -254,7 +263,9 @@ void ServerConn::HandleLogin() {
               out_.back(),
               protocol::Md5PasswordResponse(pool_->key().role, password_, auth->payload.data()));
         } else if (auth->code == 10) {
-          scram_.emplace(protocol::ScramClient::FromPassword(password_));
+          scram_.emplace(keys_
+                             ? protocol::ScramClient::FromKeys(keys_->client_key, keys_->server_key)
+                             : protocol::ScramClient::FromPassword(password_));
           protocol::AppendSaslInitialResponse(out_.back(), "SCRAM-SHA-256", scram_->ClientFirst());
         } else if (auth->code == 11 && scram_) {
           auto final_msg = scram_->HandleServerFirst(auth->payload);

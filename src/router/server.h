@@ -50,11 +50,11 @@ enum class ServerState {
 
 /// Responses of one Sync/Query-delimited stretch of client messages.
 struct Segment {
-  int drop_parse = 0;     ///< ParseComplete replies to swallow (injected Parse)
-  int drop_close = 0;     ///< CloseComplete replies to swallow (injected Close)
-  bool drop_all = false;  ///< router's own query (SET prelude): swallow everything
-  bool errored = false;   ///< an ErrorResponse arrived: the server skips to Sync
-  int64_t start_us = 0;   ///< when its first message was sent
+  int drop_parse = 0;                 ///< ParseComplete replies to swallow (injected Parse)
+  int drop_close = 0;                 ///< CloseComplete replies to swallow (injected Close)
+  bool drop_all = false;              ///< router's own query (SET prelude): swallow everything
+  bool errored = false;               ///< an ErrorResponse arrived: the server skips to Sync
+  int64_t start_us = 0;               ///< when its first message was sent
   std::vector<std::string> prepared;  ///< statements named in this segment (forgotten on error)
   bool empty() const { return start_us == 0; }
 };
@@ -65,8 +65,10 @@ class ServerConn : public IoHandler {
              uint64_t id);
   ~ServerConn() override;
 
-  /// Starts the non-blocking connect and login. false when the socket could not be created.
-  bool Start(const std::string& password);
+  /// Starts the non-blocking connect and login with `password`, or with
+  /// `keys` (SCRAM only) for a role known through the auth query. false when
+  /// the socket could not be created.
+  bool Start(const std::string& password, std::optional<ScramKeys> keys = std::nullopt);
   void OnEvents(uint32_t events) override;
 
   /// Closes the connection, returns its budget slot, tells the worker.
@@ -108,7 +110,9 @@ class ServerConn : public IoHandler {
   void EndSegment();
   /// True when nothing is outstanding: no unanswered segment, no unsynced
   /// messages, transaction status idle.
-  bool Quiet() const { return segments_.empty() && open_.empty() && tx_ == protocol::TxStatus::kIdle; }
+  bool Quiet() const {
+    return segments_.empty() && open_.empty() && tx_ == protocol::TxStatus::kIdle;
+  }
   /// Writes `out()` to the socket.
   void Flush();
   /// Sends DISCARD ALL and moves to kResetting.
@@ -124,9 +128,17 @@ class ServerConn : public IoHandler {
   std::string debug_state() const {
     return "srv_in=" + std::to_string(in_.size()) + " srv_out=" + std::to_string(out_.size()) +
            " segs=" + std::to_string(segments_.size()) + " open=" + std::to_string(!open_.empty()) +
-           " front_dp=" + std::to_string(segments_.empty() ? open_.drop_parse : segments_.front().drop_parse) +
-           " front_dc=" + std::to_string(segments_.empty() ? open_.drop_close : segments_.front().drop_close) +
-           " tx=" + std::string(1, static_cast<char>(tx_)) + " readable=" + std::to_string(readable_);
+           " front_dp=" +
+           std::to_string(segments_.empty() ? open_.drop_parse : segments_.front().drop_parse) +
+           " front_dc=" +
+           std::to_string(segments_.empty() ? open_.drop_close : segments_.front().drop_close) +
+           " tx=" + std::string(1, static_cast<char>(tx_)) +
+           " readable=" + std::to_string(readable_);
+  }
+  /// Frees the memory of empty buffers (idle servers, each tick).
+  void ReleaseIdleBuffers() {
+    in_.Shrink();
+    out_.Shrink();
   }
   /// True while this much waits to be written to PostgreSQL (1 MiB) that
   /// the client should stop being read (back-pressure).
@@ -152,6 +164,7 @@ class ServerConn : public IoHandler {
   Buffer out_;
   ClientConn* client_ = nullptr;
   std::string password_;
+  std::optional<ScramKeys> keys_;
   std::optional<protocol::ScramClient> scram_;
   int32_t backend_pid_ = 0;
   int32_t backend_key_ = 0;

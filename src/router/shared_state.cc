@@ -5,19 +5,19 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 
 namespace tusk::router {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+void RouterLog(const std::string& msg) {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+  std::fprintf(stderr, "%s tusk router: %s\n", ts, msg.c_str());
+  std::fflush(stderr);
 }
 
 bool Settings::IsAdmin(const std::string& role) const {
@@ -32,8 +32,29 @@ std::shared_ptr<Pool> SharedState::GetPool(const PoolKey& key) {
   // Spread pools over workers round-robin in creation order.
   int home = workers.empty() ? 0 : static_cast<int>(pools_.size() % workers.size());
   auto pool = std::make_shared<Pool>(key, settings()->spec.pool_size, home);
+  pool->set_paused(PausedLocked(key.database));
   pools_.emplace(key, pool);
   return pool;
+}
+
+bool SharedState::PausedLocked(const std::string& database) const {
+  return (paused_all_ && resumed_dbs_.count(database) == 0) || paused_dbs_.count(database) > 0;
+}
+
+void SharedState::SetPaused(const std::string& database, bool paused) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (database.empty()) {
+    paused_all_ = paused;
+    paused_dbs_.clear();
+    resumed_dbs_.clear();
+  } else if (paused) {
+    paused_dbs_.insert(database);
+    resumed_dbs_.erase(database);
+  } else {
+    paused_dbs_.erase(database);
+    if (paused_all_) resumed_dbs_.insert(database);
+  }
+  for (const auto& [key, pool] : pools_) pool->set_paused(PausedLocked(key.database));
 }
 
 std::vector<std::shared_ptr<Pool>> SharedState::Pools() const {

@@ -15,9 +15,12 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/scram.h"
+#include "router/auth_lookup.h"
+#include "router/batch_clock.h"
 #include "router/pool.h"
 #include "router/router_spec.h"
 
@@ -42,8 +45,9 @@ struct Settings {
 /// Health and load of one backend server; shared by all pools using it.
 struct BackendHealth {
   Backend backend;
-  std::atomic<int> outstanding{0};      ///< server connections of this backend linked to clients
-  std::atomic<int64_t> down_until_ms{0};///< steady-clock ms; skipped for new connections until then
+  std::atomic<int> outstanding{0};  ///< server connections of this backend linked to clients
+  std::atomic<int64_t> down_until_ms{
+      0};  ///< steady-clock ms; skipped for new connections until then
 };
 
 /// Where a client's cancel key leads: the worker owning it and its id there.
@@ -63,6 +67,9 @@ class SharedState {
   std::vector<std::shared_ptr<Pool>> Pools() const;
   /// Applies a new pool_size to every pool (reload).
   void ResizePools(int pool_size);
+  /// PAUSE/RESUME [db] (empty = all databases): sets the flag on existing
+  /// pools and remembers it for pools created later.
+  void SetPaused(const std::string& database, bool paused);
 
   /// Health record for `b`, created on first use.
   std::shared_ptr<BackendHealth> Health(const Backend& b);
@@ -86,16 +93,23 @@ class SharedState {
   int clients() const { return clients_.load(); }
   std::atomic<int> servers{0};  ///< all server connections
 
-  std::vector<Worker*> workers;  ///< set once before the workers start
-  SSL_CTX* client_tls = nullptr; ///< server-side TLS context for clients; null when disabled
-  SSL_CTX* server_tls = nullptr; ///< client-side TLS context towards PostgreSQL; null when off
+  std::vector<Worker*> workers;   ///< set once before the workers start
+  SSL_CTX* client_tls = nullptr;  ///< server-side TLS context for clients; null when disabled
+  SSL_CTX* server_tls = nullptr;  ///< client-side TLS context towards PostgreSQL; null when off
   /// Asks the main thread to reload the spec (admin RELOAD); set by Router.
   std::function<std::string()> reload;
+  /// Runs the auth query for roles without a router secret; reset (joined)
+  /// by the router before its workers stop.
+  std::unique_ptr<AuthLookup> auth_lookup = std::make_unique<AuthLookup>();
 
  private:
   std::atomic<std::shared_ptr<const Settings>> settings_;
   mutable std::mutex mu_;
   std::unordered_map<PoolKey, std::shared_ptr<Pool>, PoolKeyHash> pools_;
+  bool paused_all_ = false;                      // PAUSE without a database
+  std::unordered_set<std::string> paused_dbs_;   // PAUSE db
+  std::unordered_set<std::string> resumed_dbs_;  // RESUME db while paused_all_
+  bool PausedLocked(const std::string& database) const;
   std::vector<std::shared_ptr<BackendHealth>> health_;
   struct CancelEntry {
     int32_t key;
@@ -106,9 +120,7 @@ class SharedState {
   std::atomic<int> clients_{0};
 };
 
-/// Milliseconds on the steady clock.
-int64_t NowMs();
-/// Microseconds on the steady clock.
-int64_t NowUs();
+/// Writes "<time> tusk router: <msg>" to stderr (the router log). Thread-safe.
+void RouterLog(const std::string& msg);
 
 }  // namespace tusk::router

@@ -94,6 +94,8 @@ bool Worker::OpenServer(const std::shared_ptr<Pool>& pool) {
   auto settings = shared_->settings();
   auto secret = settings->roles.find(pool->key().role);
   std::string password = secret == settings->roles.end() ? "" : secret->second.password;
+  std::optional<ScramKeys> keys;
+  if (secret == settings->roles.end()) keys = pool->scram_keys();  // an auth-query role
   auto backend = ChooseBackend(*settings, pool->key().readonly);
   uint64_t id = next_id_++;
   auto s = std::make_shared<ServerConn>(this, pool, backend, id);
@@ -102,7 +104,7 @@ bool Worker::OpenServer(const std::shared_ptr<Pool>& pool) {
   lp.opening++;
   shared_->servers++;
   pool->stats().server_connects.Add();
-  if (!s->Start(password)) {
+  if (!s->Start(password, std::move(keys))) {
     s->Close("cannot connect to server " + backend->backend.host + ":" +
              std::to_string(backend->backend.port));
     return false;
@@ -117,7 +119,8 @@ void Worker::HandOff(ClientConn* client, Worker* target) {
   loop_.Remove(client->fd());
   // Post only after this batch: an event for it fetched in this batch must
   // not run here once the other thread owns it.
-  loop_.AfterBatch([target, sp] { target->loop().Post([target, sp] { target->AdoptClient(sp); }); });
+  loop_.AfterBatch(
+      [target, sp] { target->loop().Post([target, sp] { target->AdoptClient(sp); }); });
 }
 
 void Worker::AdoptClient(const std::shared_ptr<ClientConn>& sp) {
@@ -303,6 +306,7 @@ void Worker::Tick() {
     // Idle servers past their idle timeout or lifetime.
     std::vector<ServerConn*> expired;
     for (ServerConn* s : lp.idle) {
+      s->ReleaseIdleBuffers();
       if ((spec.server_idle_timeout_ms > 0 &&
            now_ms - s->idle_since_ms() > spec.server_idle_timeout_ms) ||
           now_ms - s->created_ms() > spec.server_lifetime_ms || s->retire()) {
@@ -315,6 +319,7 @@ void Worker::Tick() {
   std::vector<std::pair<ClientConn*, int>> timed_out;
   for (auto& [id, c] : clients_) {
     ClientState st = c->state();
+    c->ReleaseIdleBuffers();
     if (st == ClientState::kAdmin) c->AdminTick();
     if (st == ClientState::kReady && spec.idle_client_timeout_ms > 0 &&
         now_ms - c->last_active_ms() > spec.idle_client_timeout_ms) {
@@ -334,7 +339,7 @@ void Worker::Tick() {
         timed_out.push_back({c.get(), 2});
       }
     } else if ((st == ClientState::kStartup || st == ClientState::kAuth ||
-                st == ClientState::kTlsHandshake) &&
+                st == ClientState::kAuthLookup || st == ClientState::kTlsHandshake) &&
                now_ms - c->connected_ms() > std::max<int64_t>(spec.connect_timeout_ms, 5000) * 4) {
       timed_out.push_back({c.get(), 3});
     }
@@ -372,14 +377,14 @@ void Worker::Tick() {
 std::vector<ConnectionRow> Worker::ClientRows() {
   std::vector<ConnectionRow> rows;
   int64_t now = NowMs();
-  static const char* kStates[] = {"startup", "tls",   "auth",    "login",   "idle",  "waiting",
-                                  "active",  "admin", "closing", "moving", "closed"};
+  static const char* kStates[] = {"startup", "tls",    "lookup", "auth",    "login",  "idle",
+                                  "waiting", "active", "admin",  "closing", "moving", "closed"};
   for (auto& [id, c] : clients_) {
-    rows.push_back({{c->database(), c->user(), kStates[static_cast<int>(c->state())], c->peer(),
-                     c->tls() ? "yes" : "no", std::to_string((now - c->connected_ms()) / 1000),
-                     std::to_string(index_),
-                     c->server() ? std::to_string(c->server()->backend_pid()) : "",
-                     c->debug_state()}});
+    rows.push_back(
+        {{c->database(), c->user(), kStates[static_cast<int>(c->state())], c->peer(),
+          c->tls() ? "yes" : "no", std::to_string((now - c->connected_ms()) / 1000),
+          std::to_string(index_), c->server() ? std::to_string(c->server()->backend_pid()) : "",
+          c->debug_state()}});
   }
   return rows;
 }
@@ -391,10 +396,11 @@ std::vector<ConnectionRow> Worker::ServerRows() {
                                   "idle",       "active", "reset", "closed"};
   for (auto& [id, s] : servers_) {
     const Backend& b = s->backend()->backend;
-    rows.push_back({{s->pool()->key().database, s->pool()->key().role,
-                     kStates[static_cast<int>(s->state())], b.host + ":" + std::to_string(b.port),
-                     std::to_string(s->backend_pid()), std::to_string((now - s->created_ms()) / 1000),
-                     std::to_string(index_), std::to_string(s->prepared().size())}});
+    rows.push_back(
+        {{s->pool()->key().database, s->pool()->key().role, kStates[static_cast<int>(s->state())],
+          b.host + ":" + std::to_string(b.port), std::to_string(s->backend_pid()),
+          std::to_string((now - s->created_ms()) / 1000), std::to_string(index_),
+          std::to_string(s->prepared().size())}});
   }
   return rows;
 }

@@ -284,6 +284,19 @@ class TransactionModeTest(ClientTests, RouterCase):
 
     # -- transaction-mode rules ------------------------------------------------
 
+    def test_startup_options_follow_the_client_across_servers(self):
+        # PGOPTIONS-style settings apply wherever the client's transactions run.
+        with_opts = self.connect(options="-c statement_timeout=1234 --lock-timeout=4321")
+        plain = self.connect()
+        with_opts.autocommit = plain.autocommit = True
+        for _ in range(5):
+            self.assertEqual(self.scalar(with_opts, "SHOW statement_timeout"), "1234ms")
+            self.assertEqual(self.scalar(with_opts, "SHOW lock_timeout"), "4321ms")
+            self.assertEqual(self.scalar(plain, "SHOW statement_timeout"), "0")
+        with self.assertRaises(psycopg2.OperationalError) as cm:
+            psycopg2.connect(self.dsn(options="-B 100"))
+        self.assertIn("invalid command-line argument", str(cm.exception))
+
     def test_listen_is_refused_with_a_pointer_to_session_mode(self):
         conn = self.connect()
         conn.autocommit = True
@@ -773,3 +786,140 @@ class StandbyTest(RouterCase):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class AuthQueryTest(RouterCase):
+    """Roles tusk does not manage log in through the router with the
+    verifier the auth query (tusk_router_auth + tusk_router.lookup) reads."""
+    mode = "transaction"
+    router = """
+        pool_size: 4
+        admin_roles: [postgres]
+        """
+
+    def setUp(self):
+        self.direct = psycopg2.connect(self.direct_dsn())
+        self.direct.autocommit = True
+        self.addCleanup(self.direct.close)
+
+    def make_role(self, name, password, attrs="LOGIN"):
+        with self.direct.cursor() as cur:
+            cur.execute(f"DROP ROLE IF EXISTS {name}")
+            cur.execute(f"CREATE ROLE {name} {attrs} PASSWORD %s", (password,))
+            cur.execute(f"GRANT CONNECT ON DATABASE app TO {name}")
+        self.addCleanup(self.drop_role, name)
+
+    def drop_role(self, name):
+        with self.direct.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE usename = %s", (name,))
+            cur.execute(f"REVOKE CONNECT ON DATABASE app FROM {name}")
+            for _ in range(50):
+                try:
+                    cur.execute(f"DROP ROLE IF EXISTS {name}")
+                    return
+                except psycopg2.errors.DependentObjectsStillReferenced:
+                    time.sleep(0.1)
+
+    def assert_refused(self, user, password):
+        with self.assertRaises(psycopg2.OperationalError) as cm:
+            psycopg2.connect(self.dsn(user=user, password=password))
+        self.assertIn(f'password authentication failed for user "{user}"', str(cm.exception))
+        with self.assertRaises(LoginFailed) as raw:
+            scram_login(self.wire(), user, password, "app")
+        self.assertEqual(raw.exception.fields.get("C"), "28P01", raw.exception.fields)
+
+    def test_unmanaged_role_logs_in_and_is_pooled(self):
+        self.make_role("hand_made", "first secret")
+        conns = [self.connect(user="hand_made", password="first secret") for _ in range(6)]
+        for i, conn in enumerate(conns):
+            conn.autocommit = True
+            self.assertEqual(self.scalar(conn, "SELECT current_user"), "hand_made",
+                             self.router_log())
+            self.assertEqual(self.scalar(conn, "SELECT %s::int + 1", (i,)), i + 1)
+        # The router logged its server connections in as the role itself
+        # (SCRAM from the client's proof), at most pool_size of them.
+        n = self.scalar(self.direct, "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE usename = 'hand_made' AND datname = 'app'")
+        self.assertTrue(1 <= n <= 4, f"{n} server connections of hand_made")
+        # Nothing but the lookup role may run the lookup (it lives in `postgres`).
+        other = psycopg2.connect(self.dsn(user="hand_made", password="first secret",
+                                          db="postgres", port=self.pg_port))
+        self.addCleanup(other.close)
+        with self.assertRaises(psycopg2.errors.InsufficientPrivilege):
+            self.scalar(other, "SELECT count(*) FROM tusk_router.lookup('hand_made')")
+
+    def test_wrong_password_unknown_nologin_and_superuser_are_refused(self):
+        self.make_role("hand_made2", "right one")
+        self.make_role("no_login", "right one", attrs="NOLOGIN")
+        self.make_role("other_super", "right one", attrs="LOGIN SUPERUSER")
+        self.assert_refused("hand_made2", "wrong one")
+        self.assert_refused("not_a_role", "right one")
+        self.assert_refused("no_login", "right one")
+        self.assert_refused("other_super", "right one")
+        # The superuser can still connect straight to PostgreSQL.
+        c = psycopg2.connect(self.dsn(user="other_super", password="right one",
+                                      port=self.pg_port))
+        c.close()
+
+    def test_password_change_takes_effect_at_the_next_login(self):
+        self.make_role("rotating", "old password")
+        old = self.connect(user="rotating", password="old password")
+        self.assertEqual(self.scalar(old, "SELECT 1"), 1)
+        with self.direct.cursor() as cur:
+            cur.execute("ALTER ROLE rotating PASSWORD 'new password'")
+            # New server connections must log in with the new keys.
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE usename = 'rotating'")
+        self.assert_refused("rotating", "old password")
+        new = self.connect(user="rotating", password="new password")
+        self.assertEqual(self.scalar(new, "SELECT current_user"), "rotating",
+                         self.router_log())
+
+    def test_broken_lookup_fails_clearly_and_apply_repairs_it(self):
+        self.make_role("hand_made3", "pw three")
+        su = psycopg2.connect(self.direct_dsn(db="postgres"))
+        su.autocommit = True
+        self.addCleanup(su.close)
+        with su.cursor() as cur:
+            cur.execute("REVOKE EXECUTE ON FUNCTION tusk_router.lookup(text) "
+                        "FROM tusk_router_auth")
+        applied = False
+        try:
+            with self.assertRaises(psycopg2.OperationalError) as cm:
+                psycopg2.connect(self.dsn(user="hand_made3", password="pw three"))
+            self.assertIn("auth query failed", str(cm.exception))
+            self.assertIn("permission denied", self.router_log())
+            p = self.tusk("apply")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            applied = True
+            conn = self.connect(user="hand_made3", password="pw three")
+            self.assertEqual(self.scalar(conn, "SELECT current_user"), "hand_made3")
+        finally:
+            if not applied:
+                with su.cursor() as cur:
+                    cur.execute("GRANT EXECUTE ON FUNCTION tusk_router.lookup(text) "
+                                "TO tusk_router_auth")
+
+    def test_pause_holds_pools_created_after_it(self):
+        self.make_role("late_pool", "late pw")
+        self.admin_command("PAUSE")
+        resumed = False
+        try:
+            def work():
+                conn = psycopg2.connect(self.dsn(user="late_pool", password="late pw"))
+                try:
+                    return self.scalar(conn, "SELECT 42")
+                finally:
+                    conn.close()
+            t, box = in_thread(work)
+            time.sleep(1.5)
+            self.assertTrue(t.is_alive(), f"a new pool served a client while paused: {box}")
+            self.admin_command("RESUME")
+            resumed = True
+            t.join(timeout=10)
+            self.assertFalse(t.is_alive(), "the new pool's client did not run after RESUME")
+            self.assertEqual(box.get("result"), 42, box)
+        finally:
+            if not resumed:
+                self.admin_command("RESUME", check=False)

@@ -194,5 +194,37 @@ TEST(DecodeStartupTest, MissingOrEmptyUser) {
   ExpectError(DecodeStartup(Packet(v + "_pq_.user\0u\0\0"s)), "28000", kNoUser);
 }
 
+TEST(ParseStartupOptionsTest, SettingsInEveryForm) {
+  auto o = ParseStartupOptions("-c search_path=app  -cstatement_timeout=5s --work-mem=4MB");
+  EXPECT_EQ(o.error, "");
+  ASSERT_EQ(o.settings.size(), 3u);
+  EXPECT_EQ(o.settings[0], std::make_pair(std::string("search_path"), std::string("app")));
+  EXPECT_EQ(o.settings[1], std::make_pair(std::string("statement_timeout"), std::string("5s")));
+  EXPECT_EQ(o.settings[2], std::make_pair(std::string("work_mem"), std::string("4MB")));
+}
+
+TEST(ParseStartupOptionsTest, BackslashEscapesSpace) {
+  auto o = ParseStartupOptions("-c application_name=my\\ app -c x.y=a\\\\b");
+  EXPECT_EQ(o.error, "");
+  ASSERT_EQ(o.settings.size(), 2u);
+  EXPECT_EQ(o.settings[0].second, "my app");
+  EXPECT_EQ(o.settings[1].first, "x.y");
+  EXPECT_EQ(o.settings[1].second, "a\\b");
+}
+
+TEST(ParseStartupOptionsTest, EmptyIsNothing) {
+  auto o = ParseStartupOptions("   ");
+  EXPECT_EQ(o.error, "");
+  EXPECT_TRUE(o.settings.empty());
+}
+
+TEST(ParseStartupOptionsTest, NonSettingsAreErrors) {
+  EXPECT_NE(ParseStartupOptions("-B 100").error, "");
+  EXPECT_NE(ParseStartupOptions("-c").error, "");
+  EXPECT_NE(ParseStartupOptions("-c noequals").error, "");
+  EXPECT_NE(ParseStartupOptions("-c =x").error, "");
+  EXPECT_NE(ParseStartupOptions("plain").error, "");
+}
+
 }  // namespace
 }  // namespace tusk::protocol
