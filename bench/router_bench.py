@@ -10,11 +10,14 @@ max_wal_size 4GB) with a role `bench` and `pgbench -i -s 10`. In front of it run
   * tusk's router (`tusk router --spec FILE`): mode transaction, pool_size POOL, TLS
     disabled, client_auth scram-sha-256, workers = CPUs (the spec default; --router-workers).
 Both poolers reach PostgreSQL over its unix socket (--server-socket tcp: 127.0.0.1).
-pgbench always connects over TCP to 127.0.0.1, to each of the three targets in turn
-(the order rotates from point to point):
+pgbench always connects over TCP to 127.0.0.1, to each of the three targets in turn:
   * -S (select only) and TPC-B-like, -M simple and -M prepared, at 10/50/100/500
-    clients, DURATION s each (-j = min(clients, CPUs));
+    clients, DURATION s per target (-j = min(clients, CPUs));
   * -S -C (a new connection per transaction) at 50 clients.
+Each point runs in ROUNDS interleaved rounds (default 3 x 10 s): a round runs every
+target for DURATION/ROUNDS s, the order rotating from round to round and point to
+point, so the machine's slow drifts (shared hosts) hit the three targets alike. A
+target's TPS is the mean over its rounds; p50/p99 are over all its transactions.
 Before each TPC-B-like run: VACUUM pgbench_branches/pgbench_tellers, TRUNCATE
 pgbench_history, CHECKPOINT (what pgbench does without -n, plus a checkpoint).
 TPS is pgbench's "tps = ..." line; p50/p99 latency come from its per-transaction log
@@ -280,10 +283,28 @@ def start_router(root, tusk, pg, pool, server_socket, tag, workers=0):
 
 class Result:
     def __init__(self, tps=None, p50=None, p99=None, error=None, na=None, txns=None,
-                 stalled=False):
+                 stalled=False, lat=None):
         self.tps, self.p50, self.p99, self.error, self.na = tps, p50, p99, error, na
         self.txns, self.stalled = txns, stalled  # txns: pgbench's processed count
+        self.lat = lat or []  # per-transaction latencies (µs, sorted) of this run
+        self.cpu_s = None   # the pooler's CPU seconds during this run (poolers only)
         self.cpu_us = None  # the pooler's CPU µs per transaction (poolers only)
+
+
+def combine(rounds):
+    """One Result from the rounds of one target at one point: the mean TPS (the
+    rounds last equally long), p50/p99 over every transaction of all rounds,
+    and the pooler's CPU per transaction over all rounds. The first failed
+    round decides an error."""
+    for r in rounds:
+        if r.error or r.na:
+            return r
+    lat = sorted(x for r in rounds for x in r.lat)
+    out = Result(tps=sum(r.tps for r in rounds) / len(rounds), p50=percentile(lat, 50),
+                 p99=percentile(lat, 99), txns=sum(r.txns or 0 for r in rounds))
+    if out.txns and all(r.cpu_s is not None for r in rounds):
+        out.cpu_us = sum(r.cpu_s for r in rounds) * 1e6 / out.txns
+    return out
 
 
 def percentile(sorted_xs, q):
@@ -335,7 +356,7 @@ def pgbench(pg_bin, port, password, logdir, tag, clients, select_only, mode, con
         return Result(error=first_error_line(p.stderr + p.stdout, f"pgbench exit {p.returncode}"))
     n = TXNS_RE.search(p.stdout)
     return Result(tps=float(m.group(1)), p50=percentile(lat, 50), p99=percentile(lat, 99),
-                  txns=int(n.group(1)) if n else None)
+                  txns=int(n.group(1)) if n else None, lat=lat)
 
 
 def pooler_cpu(pooler):
@@ -608,56 +629,72 @@ def build_points(clients):
 
 
 def run_benchmarks(args, pg, poolers, points, logdir, results, notes):
+    """Each point runs `args.rounds` rounds; a round runs every target for
+    duration / rounds seconds, the order rotating from round to round and
+    point to point, so a slow drift of the machine's speed hits all targets
+    alike."""
     ports = {"direct": pg.port}
     ports.update({k: p.port for k, p in poolers.items() if p})
     pgb_prepared_na = None
+    seconds = max(1, args.duration // args.rounds)
     for i, point in enumerate(points):
         workload, mode, clients = point
         res = results.setdefault(point, {})
-        order = TARGETS[i % 3:] + TARGETS[:i % 3]
-        for target in order:
-            if target == "tusk" and poolers.get("tusk") is None:
-                res[target] = Result(error=notes["tusk-start"])
-                continue
-            if target == "pgbouncer" and mode == "prepared" and pgb_prepared_na:
-                res[target] = Result(na=pgb_prepared_na)
-                continue
-            if target in poolers:
-                try:
-                    poolers[target].ensure_running()
-                except RuntimeError as e:
-                    res[target] = Result(error=f"restart after exit failed: {e}")
-                    continue
-            if workload == "tpcb":
-                maintenance(pg)
-            t0 = time.monotonic()
-            pooler = poolers.get(target)  # None for direct
-            cpu0 = pooler_cpu(pooler)
-            r = pgbench(args.pg_bin, ports[target], pg.password, logdir,
-                        f"{target}-{workload.replace(' ', '')}-{mode}-{clients}", clients,
-                        workload != "tpcb", mode, workload == "select -C", args.duration)
-            cpu1 = pooler_cpu(pooler)
-            if cpu0 is not None and cpu1 is not None and ok(r) and r.txns:
-                r.cpu_us = (cpu1 - cpu0) * 1e6 / r.txns
-            if r.error and target == "pgbouncer" and mode == "prepared":
-                pgb_prepared_na = r.error
-                r = Result(na=r.error)
-            elif r.error and r.stalled and target in poolers:
-                try:  # a wedged pooler would stall every later point too
-                    poolers[target].restart(f"pgbench stalled at {point}")
-                except RuntimeError as e:
-                    print(f"  {target}: restart after a stall failed: {e}", flush=True)
-            res[target] = r
-            if r.error or r.na:
-                state = ("n/a: " + r.na) if r.na else ("error: " + r.error)
-            else:
-                state = (f"{r.tps:.0f} tps, p50 {r.p50 / 1000:.2f} ms, "
-                         f"p99 {r.p99 / 1000:.2f} ms")
-                if r.cpu_us is not None:
-                    state += f", cpu {r.cpu_us:.1f} µs/txn"
-            print(f"  {WORKLOAD_NAMES[workload]:<6} {mode:<8} {clients:>4} clients  "
-                  f"{target:<9} {state} ({time.monotonic() - t0:.0f} s)", flush=True)
+        runs = {t: [] for t in TARGETS}
+        for rnd in range(args.rounds):
+            k = (i + rnd) % 3
+            for target in TARGETS[k:] + TARGETS[:k]:
+                if runs[target] and (runs[target][-1].error or runs[target][-1].na):
+                    continue  # failed in an earlier round
+                r = run_one(args, pg, poolers, ports, logdir, point, target, seconds,
+                            notes, pgb_prepared_na)
+                if r.na and target == "pgbouncer" and mode == "prepared":
+                    pgb_prepared_na = r.na
+                runs[target].append(r)
+                if r.error or r.na:
+                    state = ("n/a: " + r.na) if r.na else ("error: " + r.error)
+                else:
+                    state = (f"{r.tps:.0f} tps, p50 {r.p50 / 1000:.2f} ms, "
+                             f"p99 {r.p99 / 1000:.2f} ms")
+                    if r.cpu_s is not None and r.txns:
+                        state += f", cpu {r.cpu_s * 1e6 / r.txns:.1f} µs/txn"
+                print(f"  {WORKLOAD_NAMES[workload]:<6} {mode:<8} {clients:>4} clients  "
+                      f"{target:<9} round {rnd + 1}/{args.rounds}: {state}", flush=True)
+        for target in TARGETS:
+            res[target] = combine(runs[target])
     return pgb_prepared_na
+
+
+def run_one(args, pg, poolers, ports, logdir, point, target, seconds, notes, pgb_prepared_na):
+    """One pgbench run of `target` at `point`; the pooler's CPU seconds in cpu_s."""
+    workload, mode, clients = point
+    if target == "tusk" and poolers.get("tusk") is None:
+        return Result(error=notes["tusk-start"])
+    if target == "pgbouncer" and mode == "prepared" and pgb_prepared_na:
+        return Result(na=pgb_prepared_na)
+    if target in poolers:
+        try:
+            poolers[target].ensure_running()
+        except RuntimeError as e:
+            return Result(error=f"restart after exit failed: {e}")
+    if workload == "tpcb":
+        maintenance(pg)
+    pooler = poolers.get(target)  # None for direct
+    cpu0 = pooler_cpu(pooler)
+    r = pgbench(args.pg_bin, ports[target], pg.password, logdir,
+                f"{target}-{workload.replace(' ', '')}-{mode}-{clients}", clients,
+                workload != "tpcb", mode, workload == "select -C", seconds)
+    cpu1 = pooler_cpu(pooler)
+    if cpu0 is not None and cpu1 is not None and ok(r) and r.txns:
+        r.cpu_s = cpu1 - cpu0
+    if r.error and target == "pgbouncer" and mode == "prepared":
+        return Result(na=r.error)
+    if r.error and r.stalled and target in poolers:
+        try:  # a wedged pooler would stall every later point too
+            poolers[target].restart(f"pgbench stalled at {point}")
+        except RuntimeError as e:
+            print(f"  {target}: restart after a stall failed: {e}", flush=True)
+    return r
 
 
 def run_memory(args, pg, tusk, root, tusk_error):
@@ -717,7 +754,10 @@ def print_memory(rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tusk", default=os.path.join(os.path.dirname(__file__), "../build/tusk"))
-    ap.add_argument("--duration", type=int, default=30, help="seconds per pgbench run")
+    ap.add_argument("--duration", type=int, default=30,
+                    help="seconds per target and point, split over --rounds")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds per point (each target runs duration/rounds s)")
     ap.add_argument("--clients", default="10,50,100,500", help="comma-separated client counts")
     ap.add_argument("--quick", action="store_true", help="smoke run: 5 s, 10,50 clients")
     ap.add_argument("--skip-memory", action="store_true", help="no idle-client memory test")
@@ -731,7 +771,9 @@ def main():
                     help="how both poolers reach PostgreSQL")
     args = ap.parse_args()
     if args.quick:
-        args.duration, args.clients = 5, "10,50"
+        args.duration, args.rounds, args.clients = 5, 1, "10,50"
+    if args.rounds < 1 or args.duration < args.rounds:
+        sys.exit("router_bench: --rounds must be >= 1 and <= --duration")
     clients = [int(c) for c in args.clients.split(",") if c.strip()]
     tusk = os.path.abspath(args.tusk)
     for path in (PGBOUNCER, f"{args.pg_bin}/pgbench", f"{args.pg_bin}/initdb"):
@@ -811,7 +853,8 @@ def main():
 
     load1 = os.getloadavg()[0]
     print()
-    print(f"router_bench: {started}; pgbench {args.duration} s per run, scale {SCALE}, "
+    print(f"router_bench: {started}; pgbench {args.duration} s per target and point in "
+          f"{args.rounds} interleaved round(s), scale {SCALE}, "
           f"-j min(clients, {os.cpu_count()}), TCP 127.0.0.1; pool size {POOL} for both "
           f"poolers (transaction mode), router workers "
           f"{args.router_workers or f'{os.cpu_count()} (CPUs)'}, poolers -> PostgreSQL over "

@@ -192,6 +192,17 @@ void ClientConn::ReleaseIdleBuffers() {
   out_.Shrink();
 }
 
+void ClientConn::FlushAtBatchEnd() {
+  if (flush_queued_ || state_ == ClientState::kClosed) return;
+  flush_queued_ = true;
+  worker_->loop().AtBatchEnd(this);
+}
+
+void ClientConn::OnBatchEnd() {
+  flush_queued_ = false;
+  Flush();
+}
+
 bool ClientConn::Throttled() const { return out_.size() >= kBackPressureBytes; }
 
 void ClientConn::OnEvents(uint32_t events) {
@@ -317,13 +328,16 @@ void ClientConn::DetachFromPool() {
     pool_->stats().transactions.Add();
     s->backend()->outstanding--;
     bool clean = s->Quiet() && !closing_;
+    bool transaction_mode = settings_->spec.mode == PoolMode::kTransaction;
     s->set_state(ServerState::kIdle);
-    if (clean && settings_->spec.mode == PoolMode::kTransaction) {
+    if (clean && transaction_mode) {
       worker_->ServerFree(s);
     } else if (clean) {
       s->StartReset();  // session mode: DISCARD ALL before reuse
+    } else if (transaction_mode && !closing_ && s->IdleInTransaction()) {
+      s->StartRollback();  // left inside a transaction (e.g. no COMMIT before close)
     } else {
-      s->Close("");  // mid-transaction or mid-query: discard, never reuse
+      s->Close("");  // mid-query: discard, never reuse
     }
   }
 }

@@ -104,6 +104,9 @@ void EventLoop::Run(const std::function<void()>& tick) {
         h->OnEvents(events[i].events);
       }
     }
+    // Handlers may ask again while others run (a flush that frees a server).
+    for (size_t i = 0; i < batch_end_.size(); ++i) batch_end_[i]->OnBatchEnd();
+    batch_end_.clear();
     if (NowUs() >= next_tick_us) {
       tick();
       next_tick_us = NowUs() + kTickMs * 1000;

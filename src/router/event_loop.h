@@ -27,6 +27,9 @@ class IoHandler {
   virtual ~IoHandler() = default;
   /// `events` is an EPOLL* bit mask.
   virtual void OnEvents(uint32_t events) = 0;
+  /// Called once at the end of the batch for handlers that asked with
+  /// EventLoop::AtBatchEnd() (the handler is still alive then).
+  virtual void OnBatchEnd() {}
 };
 
 class EventLoop {
@@ -57,6 +60,9 @@ class EventLoop {
   /// Runs `fn` on the loop thread once the current batch of events (and the
   /// tick) is done: no event fetched before it can reach a handler after it.
   void AfterBatch(std::function<void()> fn) { after_batch_.push_back(std::move(fn)); }
+  /// Calls h->OnBatchEnd() once the current batch of events is handled (the
+  /// caller avoids asking twice per batch).
+  void AtBatchEnd(IoHandler* h) { batch_end_.push_back(h); }
 
  private:
   void DrainTasks();
@@ -67,6 +73,7 @@ class EventLoop {
   std::vector<std::function<void()>> tasks_;  // guarded by mu_
   std::vector<std::shared_ptr<void>> deferred_;
   std::vector<std::function<void()>> after_batch_;
+  std::vector<IoHandler*> batch_end_;
 };
 
 }  // namespace tusk::router

@@ -111,11 +111,19 @@ void ServerConn::StartReset() {
   state_ = ServerState::kResetting;
   prepared_.clear();
   router_set_.clear();
-  protocol::AppendQuery(out_.back(), "DISCARD ALL");
-  Segment s;
-  s.drop_all = true;
-  s.start_us = NowUs();
-  segments_.push_back(std::move(s));
+  SendPrelude("DISCARD ALL");
+  Flush();
+}
+
+void ServerConn::StartRollback() {
+  state_ = ServerState::kResetting;
+  // The transaction may have SET what the router recorded: back to the
+  // values of the login (RESET ALL), with the record to match.
+  router_set_.clear();
+  params_.clear();
+  for (const auto& [name, value] : login_params_) params_[name] = value;
+  SendPrelude("ROLLBACK");
+  SendPrelude("RESET ALL");
   Flush();
 }
 
@@ -424,7 +432,7 @@ void ServerConn::HandleActive() {
       }
     }
   }
-  if (c != nullptr) c->Flush();
+  if (c != nullptr) c->FlushAtBatchEnd();
   if (released && client_ == c && c != nullptr && state_ == ServerState::kActive) {
     c->Unlink();  // the client gives the server back (ServerFree) and may request again
   }

@@ -117,6 +117,14 @@ class ServerConn : public IoHandler {
   void Flush();
   /// Sends DISCARD ALL and moves to kResetting.
   void StartReset();
+  /// Transaction mode, the client left inside a transaction with nothing
+  /// outstanding: sends ROLLBACK and RESET ALL and moves to kResetting; the
+  /// connection returns to the pool afterwards instead of being closed.
+  void StartRollback();
+  /// Idle inside a transaction: no unanswered message, status 'T' or 'E'.
+  bool IdleInTransaction() const {
+    return segments_.empty() && open_.empty() && tx_ != protocol::TxStatus::kIdle;
+  }
   /// Sends SETs for tracked parameters that differ (a dropped segment).
   void SendPrelude(const std::string& sql);
   /// When the oldest unanswered message was sent (µs), 0 when none is outstanding.

@@ -284,6 +284,33 @@ class TransactionModeTest(ClientTests, RouterCase):
 
     # -- transaction-mode rules ------------------------------------------------
 
+    def test_client_leaving_inside_a_transaction_is_rolled_back_and_its_server_kept(self):
+        setup = self.connect()
+        with setup.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS left_rows (tag text, pid int)")
+        setup.commit()
+        direct = psycopg2.connect(self.direct_dsn())
+        direct.autocommit = True
+        self.addCleanup(direct.close)
+        # psycopg2 opens a transaction implicitly; close() without commit leaves it.
+        leaver = psycopg2.connect(self.dsn())
+        with leaver.cursor() as cur:
+            cur.execute("SET statement_timeout = 4321")
+            cur.execute("INSERT INTO left_rows SELECT 'left', pg_backend_pid() RETURNING pid")
+            pid = cur.fetchone()[0]
+        leaver.close()
+        state = ("SELECT coalesce((SELECT state FROM pg_stat_activity WHERE pid = %s), 'gone')")
+        self.assertTrue(wait_until(lambda: self.scalar(direct, state, (pid,)) == "idle",
+                                   timeout=5, interval=0.1),
+                        f"backend {pid} is {self.scalar(direct, state, (pid,))}, not idle and "
+                        "reused\n" + self.router_log())
+        self.assertEqual(self.scalar(direct, "SELECT count(*) FROM left_rows"), 0)
+        # Whoever gets that server next sees neither the row nor the SET.
+        others = [self.connect() for _ in range(3)]
+        for c in others:
+            c.autocommit = True
+            self.assertEqual(self.scalar(c, "SHOW statement_timeout"), "0")
+
     def test_startup_options_follow_the_client_across_servers(self):
         # PGOPTIONS-style settings apply wherever the client's transactions run.
         with_opts = self.connect(options="-c statement_timeout=1234 --lock-timeout=4321")
