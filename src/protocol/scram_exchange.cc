@@ -204,9 +204,10 @@ Result<std::string> ScramServer::HandleClientFinal(std::string_view client_final
 
 // ---- Client ----
 
-ScramClient ScramClient::FromPassword(std::string password) {
+ScramClient ScramClient::FromPassword(std::string password, std::optional<DerivedScramKeys> known) {
   ScramClient c;
   c.password_ = std::move(password);
+  c.known_ = std::move(known);
   return c;
 }
 
@@ -248,6 +249,13 @@ Result<std::string> ScramClient::HandleServerFirst(std::string_view server_first
     return Malformed("invalid iteration count");
   }
 
+  if (client_key_.empty() && known_ && known_->salt == *salt && known_->iterations == iterations) {
+    client_key_ = known_->client_key;  // FromPassword with keys derived before
+    server_key_ = known_->server_key;
+    derived_ = std::move(known_);
+    OPENSSL_cleanse(password_.data(), password_.size());
+    password_.clear();
+  }
   if (client_key_.empty()) {  // FromPassword: derive the keys now
     unsigned char salted[kKeyBytes];
     if (PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()), Bytes(*salt),
@@ -261,6 +269,7 @@ Result<std::string> ScramClient::HandleServerFirst(std::string_view server_first
     OPENSSL_cleanse(salted, sizeof salted);
     OPENSSL_cleanse(password_.data(), password_.size());
     password_.clear();
+    derived_ = DerivedScramKeys{*salt, iterations, client_key_, server_key_};
   }
   if (client_key_.size() != kKeyBytes || server_key_.size() != kKeyBytes) {
     return InvalidArgument("SCRAM client and server keys must be 32 bytes");

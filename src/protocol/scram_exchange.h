@@ -51,12 +51,26 @@ class ScramServer {
   bool wrong_password_ = false;
 };
 
+/// ClientKey and ServerKey (32 raw bytes each) derived from a password for
+/// one salt (raw bytes) and iteration count: PBKDF2 with 4096 iterations
+/// costs milliseconds, so a caller that logs the same role in again can
+/// keep these and skip it while the server's salt stays the same.
+struct DerivedScramKeys {
+  std::string salt;
+  int iterations = 0;
+  std::string client_key;
+  std::string server_key;
+};
+
 /// Client side.
 class ScramClient {
  public:
   /// Logs in with a plaintext password (SaltedPassword computed from the
-  /// server's salt and iterations).
-  static ScramClient FromPassword(std::string password);
+  /// server's salt and iterations). When `known` holds keys for the salt and
+  /// iterations the server sends, they are used instead of PBKDF2 (the
+  /// caller guarantees they were derived from this password).
+  static ScramClient FromPassword(std::string password,
+                                  std::optional<DerivedScramKeys> known = std::nullopt);
   /// Logs in with ClientKey and ServerKey (32 raw bytes each), as recovered by
   /// ScramServer / stored in a verifier; the server must use the same salt.
   static ScramClient FromKeys(std::string client_key, std::string server_key);
@@ -69,6 +83,9 @@ class ScramClient {
   /// Checks the server signature in server-final ("v=..."); an "e=..." or a
   /// wrong signature is an error.
   Status HandleServerFinal(std::string_view server_final);
+  /// After HandleServerFirst of a FromPassword client: the keys for the
+  /// server's salt and iterations (to pass as `known` next time).
+  const std::optional<DerivedScramKeys>& derived() const { return derived_; }
 
  private:
   ScramClient() = default;
@@ -78,6 +95,8 @@ class ScramClient {
   std::string client_nonce_;
   std::string client_first_bare_;
   std::string auth_message_;
+  std::optional<DerivedScramKeys> known_;
+  std::optional<DerivedScramKeys> derived_;
 };
 
 /// PostgreSQL's md5 password response: "md5" + md5hex(md5hex(password + user) + salt).

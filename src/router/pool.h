@@ -20,6 +20,7 @@
 
 #include "metrics/counter.h"
 #include "metrics/histogram.h"
+#include "protocol/scram_exchange.h"
 
 namespace tusk::router {
 
@@ -100,6 +101,20 @@ class Pool {
     scram_keys_ = std::move(keys);
   }
 
+  /// SCRAM keys derived from `password` for this pool's role by an earlier
+  /// server login, so the next login skips PBKDF2 (milliseconds of CPU)
+  /// while PostgreSQL's salt stays the same. nullopt when none match.
+  std::optional<protocol::DerivedScramKeys> derived_keys(const std::string& password) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!derived_keys_ || derived_password_ != password) return std::nullopt;
+    return derived_keys_;
+  }
+  void set_derived_keys(const std::string& password, protocol::DerivedScramKeys keys) {
+    std::lock_guard<std::mutex> lock(mu_);
+    derived_password_ = password;
+    derived_keys_ = std::move(keys);
+  }
+
   bool paused() const { return paused_.load(); }
   void set_paused(bool p) { paused_ = p; }
 
@@ -126,6 +141,8 @@ class Pool {
   mutable std::mutex mu_;
   std::vector<std::pair<std::string, std::string>> welcome_;  // guarded by mu_
   std::optional<ScramKeys> scram_keys_;                       // guarded by mu_
+  std::string derived_password_;                              // guarded by mu_
+  std::optional<protocol::DerivedScramKeys> derived_keys_;    // guarded by mu_
   PoolStats stats_;
 };
 

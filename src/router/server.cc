@@ -271,9 +271,10 @@ void ServerConn::HandleLogin() {
               out_.back(),
               protocol::Md5PasswordResponse(pool_->key().role, password_, auth->payload.data()));
         } else if (auth->code == 10) {
-          scram_.emplace(keys_
-                             ? protocol::ScramClient::FromKeys(keys_->client_key, keys_->server_key)
-                             : protocol::ScramClient::FromPassword(password_));
+          scram_.emplace(
+              keys_
+                  ? protocol::ScramClient::FromKeys(keys_->client_key, keys_->server_key)
+                  : protocol::ScramClient::FromPassword(password_, pool_->derived_keys(password_)));
           protocol::AppendSaslInitialResponse(out_.back(), "SCRAM-SHA-256", scram_->ClientFirst());
         } else if (auth->code == 11 && scram_) {
           auto final_msg = scram_->HandleServerFirst(auth->payload);
@@ -281,6 +282,7 @@ void ServerConn::HandleLogin() {
             Close("SCRAM with server failed: " + final_msg.status().message());
             return;
           }
+          if (!keys_ && scram_->derived()) pool_->set_derived_keys(password_, *scram_->derived());
           protocol::AppendSaslResponse(out_.back(), *final_msg);
         } else if (auth->code == 12 && scram_) {
           Status st = scram_->HandleServerFinal(auth->payload);

@@ -430,5 +430,31 @@ TEST(Md5PasswordResponseTest, KnownAnswers) {
   EXPECT_NE(Md5PasswordResponse("postgres", "secret", salt), Md5PasswordResponse("u", "p", salt));
 }
 
+TEST(ScramExchangeTest, KnownKeysSkipDerivationOnlyForTheSameSalt) {
+  ScramServer first_server(Verifier("correct horse"));
+  ScramClient first = ScramClient::FromPassword("correct horse");
+  ASSERT_EQ(Exchange(first_server, first), "");
+  ASSERT_TRUE(first.derived().has_value());
+  DerivedScramKeys keys = *first.derived();
+  EXPECT_EQ(keys.iterations, 4096);
+  EXPECT_EQ(keys.salt, RfcSalt());
+  EXPECT_EQ(keys.client_key, RefDerive("correct horse", RfcSalt(), 4096).client_key);
+
+  // Same salt: the known keys log in (even with a wrong password text, which
+  // proves PBKDF2 was skipped).
+  ScramServer second_server(Verifier("correct horse"));
+  ScramClient second = ScramClient::FromPassword("not used", keys);
+  EXPECT_EQ(Exchange(second_server, second), "");
+
+  // Another salt: the keys do not apply and the password is derived again.
+  ScramVerifier other =
+      ParseScramVerifier(ComputeScramVerifier("correct horse", "other salt", 4096)).value();
+  ScramServer third_server(other);
+  ScramClient third = ScramClient::FromPassword("correct horse", keys);
+  EXPECT_EQ(Exchange(third_server, third), "");
+  ASSERT_TRUE(third.derived().has_value());
+  EXPECT_EQ(third.derived()->salt, "other salt");
+}
+
 }  // namespace
 }  // namespace tusk::protocol
