@@ -415,6 +415,8 @@ class Agent {
   void StartRouter(RouterProcess& r) {
     sys::SpawnOptions opts;
     opts.cwd = "/";
+    // A network-facing process parsing untrusted bytes never runs as root.
+    if (sys::IsRoot() && r.spec.run_as.uid != 0) opts.run_as = r.spec.run_as;
     opts.output_path = r.spec.log_file;
     r.hup_pending = false;
     Launch(r, r.spec.instance + ": router",

@@ -20,6 +20,19 @@ int64_t Integer(const nlohmann::json& j, const char* field, int64_t lo, int64_t 
   return v;
 }
 
+nlohmann::json RunAsToJson(const sys::RunAs& a) {
+  return {{"uid", a.uid}, {"gid", a.gid}, {"name", a.name}, {"home", a.home}};
+}
+
+sys::RunAs RunAsFromJson(const nlohmann::json& r) {
+  sys::RunAs a;
+  a.uid = static_cast<uid_t>(Integer(r.at("uid"), "uid", 0, 0xFFFFFFFE));
+  a.gid = static_cast<gid_t>(Integer(r.at("gid"), "gid", 0, 0xFFFFFFFE));
+  a.name = r.at("name").get<std::string>();
+  a.home = r.at("home").get<std::string>();
+  return a;
+}
+
 }  // namespace
 
 std::string SpecToJson(const AgentSpec& spec) {
@@ -31,11 +44,7 @@ std::string SpecToJson(const AgentSpec& spec) {
                                 {"port", i.port},
                                 {"socket_dir", i.socket_dir},
                                 {"log_file", i.log_file},
-                                {"run_as",
-                                 {{"uid", i.run_as.uid},
-                                  {"gid", i.run_as.gid},
-                                  {"name", i.run_as.name},
-                                  {"home", i.run_as.home}}}});
+                                {"run_as", RunAsToJson(i.run_as)}});
   }
   doc["routers"] = nlohmann::json::array();
   for (const auto& r : spec.routers) {
@@ -44,7 +53,8 @@ std::string SpecToJson(const AgentSpec& spec) {
                               {"log_file", r.log_file},
                               {"host", r.host},
                               {"port", r.port},
-                              {"pid_file", r.pid_file}});
+                              {"pid_file", r.pid_file},
+                              {"run_as", RunAsToJson(r.run_as)}});
   }
   return doc.dump(2) + "\n";
 }
@@ -65,11 +75,7 @@ Result<AgentSpec> SpecFromJson(const std::string& text) {
       i.port = Integer(j.at("port"), "port", 1, 65535);
       i.socket_dir = j.at("socket_dir").get<std::string>();
       i.log_file = j.at("log_file").get<std::string>();
-      const auto& r = j.at("run_as");
-      i.run_as.uid = static_cast<uid_t>(Integer(r.at("uid"), "uid", 0, 0xFFFFFFFE));
-      i.run_as.gid = static_cast<gid_t>(Integer(r.at("gid"), "gid", 0, 0xFFFFFFFE));
-      i.run_as.name = r.at("name").get<std::string>();
-      i.run_as.home = r.at("home").get<std::string>();
+      i.run_as = RunAsFromJson(j.at("run_as"));
       spec.instances.push_back(std::move(i));
     } catch (const nlohmann::json::exception& e) {
       return InvalidArgument(std::string("agent spec: ") + e.what());
@@ -86,6 +92,7 @@ Result<AgentSpec> SpecFromJson(const std::string& text) {
       r.host = j.at("host").get<std::string>();
       r.port = Integer(j.at("port"), "port", 1, 65535);
       r.pid_file = j.at("pid_file").get<std::string>();
+      if (j.contains("run_as")) r.run_as = RunAsFromJson(j.at("run_as"));
       spec.routers.push_back(std::move(r));
     } catch (const nlohmann::json::exception& e) {
       return InvalidArgument(std::string("agent spec: routers: ") + e.what());

@@ -33,6 +33,9 @@ struct RouterProcessSpec {
   std::string host;       ///< where the agent checks that `port` accepts TCP connections
   int port = 0;           ///< the router's read-write port
   std::string pid_file;   ///< written by the router; a new agent adopts the live pid in it
+  /// Account the router runs as when the agent is root (the server's); uid 0
+  /// (specs written before it existed): the agent's own.
+  sys::RunAs run_as;
 };
 
 struct AgentSpec {

@@ -375,7 +375,9 @@ int Apply(const std::string& config_path, bool dry_run, bool allow_drop) {
     if (!report.ok()) rc = kExitFailure;
     // A rotated password reaches the router too (it re-reads its secrets on SIGHUP).
     if (inst.router && !dry_run && fs::exists(ctx->layout.RouterSpecFile(inst.name))) {
-      auto changed = WriteRouterSecrets(inst, ctx->layout, *pw);
+      auto account = sys::ServerAccount();
+      if (!account.ok()) return Fail(account.status());
+      auto changed = WriteRouterSecrets(inst, ctx->layout, *pw, *account);
       if (!changed.ok()) return Fail(changed.status());
       if (*changed) reload_routers = true;
     }

@@ -122,8 +122,8 @@ Result<Prepared> Prepare(const Context& ctx) {
     spec.instances.push_back(is);
     if (inst.router) {
       TUSK_RETURN_IF_ERROR(
-          WriteRouterFiles(inst, L, *pw).Prefixed("instance " + inst.name + ": router"));
-      spec.routers.push_back(RouterProcessFor(inst, L));
+          WriteRouterFiles(inst, L, *pw, *account).Prefixed("instance " + inst.name + ": router"));
+      spec.routers.push_back(RouterProcessFor(inst, L, *account));
     } else {
       RemoveRouterFiles(inst.name, L);
     }

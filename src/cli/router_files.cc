@@ -101,7 +101,8 @@ router::RouterSpec RouterSpecFor(const config::Instance& instance, const postgre
 }
 
 agent::RouterProcessSpec RouterProcessFor(const config::Instance& instance,
-                                          const postgres::Layout& layout) {
+                                          const postgres::Layout& layout,
+                                          const sys::RunAs& account) {
   agent::RouterProcessSpec p;
   p.instance = instance.name;
   p.spec_file = layout.RouterSpecFile(instance.name);
@@ -109,13 +110,17 @@ agent::RouterProcessSpec RouterProcessFor(const config::Instance& instance,
   p.host = Context::ClientHostFor(instance.router->listen);
   p.port = instance.router->port;
   p.pid_file = layout.RouterPidFile(instance.name);
+  p.run_as = account;
   return p;
 }
 
 Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout& layout,
-                        const std::map<std::string, std::string>& passwords) {
+                        const std::map<std::string, std::string>& passwords,
+                        const sys::RunAs& account) {
   const std::string& name = instance.name;
   router::RouterSpec spec = RouterSpecFor(instance, layout);
+  TUSK_RETURN_IF_ERROR(sys::MakeDirs(layout.router_dir, 0755));
+  TUSK_RETURN_IF_ERROR(sys::MakeDirs(layout.RouterDir(name), 0700, &account));
   bool new_certificate = false;
   if (spec.tls_cert_file == layout.RouterCertFile(name)) {
     std::vector<std::string> hostnames = {"localhost"};
@@ -127,7 +132,12 @@ Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout
         sys::EnsureSelfSignedCertificate(spec.tls_cert_file, spec.tls_key_file, hostnames));
     new_certificate = !before.empty() && FileOrEmpty(spec.tls_cert_file) != before;
   }
-  if (auto st = WriteRouterSecrets(instance, layout, passwords); !st.ok()) return st.status();
+  if (auto st = WriteRouterSecrets(instance, layout, passwords, account); !st.ok()) {
+    return st.status();
+  }
+  // The generated certificate and key (and whatever else is there) belong
+  // to the account the router runs as.
+  TUSK_RETURN_IF_ERROR(sys::ChownRecursive(layout.RouterDir(name), account));
 
   std::string spec_file = layout.RouterSpecFile(name);
   auto old_text = sys::ReadFile(spec_file);
@@ -143,11 +153,13 @@ Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout
 }
 
 Result<bool> WriteRouterSecrets(const config::Instance& instance, const postgres::Layout& layout,
-                                const std::map<std::string, std::string>& passwords) {
+                                const std::map<std::string, std::string>& passwords,
+                                const sys::RunAs& account) {
   std::string path = layout.RouterSecretsFile(instance.name);
   std::string text = nlohmann::json{{"roles", passwords}}.dump(2) + "\n";
   if (FileOrEmpty(path) == text) return false;
-  TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(path, text, 0600));
+  TUSK_RETURN_IF_ERROR(sys::MakeDirs(layout.RouterDir(instance.name), 0700, &account));
+  TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(path, text, 0600, &account));
   return true;
 }
 

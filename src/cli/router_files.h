@@ -23,25 +23,31 @@ namespace tusk::cli {
 /// of config/router_auth.h. Pure.
 router::RouterSpec RouterSpecFor(const config::Instance& instance, const postgres::Layout& layout);
 
-/// What the agent needs to run and probe the router of `instance`.
+/// What the agent needs to run and probe the router of `instance`; the
+/// router runs as `account` (the server's) when the agent is root.
 agent::RouterProcessSpec RouterProcessFor(const config::Instance& instance,
-                                          const postgres::Layout& layout);
+                                          const postgres::Layout& layout,
+                                          const sys::RunAs& account);
 
 /// Writes the router's files for `instance`: the certificate when tusk
 /// generates it, the secrets file with `passwords` (role -> password), and
-/// the spec. When a setting the router cannot reload changed (ports, listen,
-/// workers, TLS, metrics endpoint, a new certificate) it also leaves the
-/// restart marker for the agent. Errors: kInternal from the file system or
+/// the spec. The router's directory (Layout::RouterDir) and everything in it
+/// belong to `account` (chown only when root), so the router can run as it. When a setting the
+/// router cannot reload changed (ports, listen, workers, TLS, metrics endpoint, a new certificate)
+/// it also leaves the restart marker for the agent. Errors: kInternal from the file system or
 /// OpenSSL, kInvalidArgument for a listen address unusable in a certificate.
 Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout& layout,
-                        const std::map<std::string, std::string>& passwords);
+                        const std::map<std::string, std::string>& passwords,
+                        const sys::RunAs& account);
 
 /// Writes the router secrets file of `instance` ({"roles": {name: password}},
-/// 0600, atomically) when its content differs. Returns whether it changed.
+/// 0600, owned by `account`, atomically) when its content differs. Returns
+/// whether it changed.
 /// `passwords` is ResolvePasswords' map, so it holds the implicit roles too,
 /// including the router auth role when auth_query is on.
 Result<bool> WriteRouterSecrets(const config::Instance& instance, const postgres::Layout& layout,
-                                const std::map<std::string, std::string>& passwords);
+                                const std::map<std::string, std::string>& passwords,
+                                const sys::RunAs& account);
 
 /// Removes the spec, secrets and restart marker of a router that is no longer
 /// configured (the agent then stops it). Keeps its log and certificate.

@@ -11,7 +11,7 @@ Layout Layout::For(const config::Config& config) {
   l.secrets_dir = l.state_dir + "/.secrets";
   l.agent_dir = l.state_dir + "/.agent";
   l.run_dir = l.state_dir + "/.run";
-  l.tls_dir = l.state_dir + "/.tls";
+  l.router_dir = l.state_dir + "/.router";
   // sun_path holds 107 bytes; the socket name is "/.s.PGSQL.NNNNN.lock" (≤ 21).
   if (l.run_dir.size() > 80) {
     l.run_dir = "/tmp/tusk-" + std::to_string(std::hash<std::string>{}(l.state_dir) % 1000000007);
@@ -35,11 +35,12 @@ std::string Layout::AgentLogFile() const { return agent_dir + "/agent.log"; }
 std::string Layout::RouterSpecFile(const std::string& i) const {
   return agent_dir + "/" + i + ".router.spec.json";
 }
+std::string Layout::RouterDir(const std::string& i) const { return router_dir + "/" + i; }
 std::string Layout::RouterSecretsFile(const std::string& i) const {
-  return secrets_dir + "/" + i + ".router.json";
+  return RouterDir(i) + "/secrets.json";
 }
 std::string Layout::RouterStatusFile(const std::string& i) const {
-  return agent_dir + "/" + i + ".router.status.json";
+  return RouterDir(i) + "/status.json";
 }
 std::string Layout::RouterPidFile(const std::string& i) const {
   return run_dir + "/" + i + ".router.pid";
@@ -51,10 +52,10 @@ std::string Layout::RouterRestartMarker(const std::string& i) const {
   return agent_dir + "/" + i + ".router.restart";
 }
 std::string Layout::RouterCertFile(const std::string& i) const {
-  return tls_dir + "/" + i + "/router.crt";
+  return RouterDir(i) + "/router.crt";
 }
 std::string Layout::RouterKeyFile(const std::string& i) const {
-  return tls_dir + "/" + i + "/router.key";
+  return RouterDir(i) + "/router.key";
 }
 
 }  // namespace tusk::postgres

@@ -2,11 +2,14 @@
 //
 //   <state_dir>/<instance>/        data directories (default; data_dir may be elsewhere)
 //   <state_dir>/.secrets/<i>.json  generated passwords, mode 0600, owned by the invoker
-//   <state_dir>/.secrets/<i>.router.json   the router's copy of the passwords (0600)
 //   <state_dir>/.agent/            agent pid, spec, status, markers, logs; per router
-//                                  <i>.router.spec.json, .status.json and .log
+//                                  <i>.router.spec.json and .log
 //   <state_dir>/.run/              unix sockets of the instances, <i>.router.pid
-//   <state_dir>/.tls/<i>/          router.crt and router.key (generated when not configured)
+//   <state_dir>/.router/<i>/       the router's own files, 0700, owned by the account
+//                                  the router runs as (the server's, when tusk is
+//                                  root): secrets.json (its copy of the passwords,
+//                                  0600), status.json, and router.crt/router.key
+//                                  when tusk generates them
 // Per-instance router files are named "<i>.router.*": instance names cannot
 // contain '.', so they never collide with another instance's "<j>.*" files.
 // Pure path arithmetic; thread-safe.
@@ -22,8 +25,8 @@ struct Layout {
   std::string state_dir;
   std::string secrets_dir;
   std::string agent_dir;
-  std::string run_dir;  ///< unix_socket_directories; falls back to /tmp/tusk-<hash> when long
-  std::string tls_dir;  ///< generated router certificates, one directory per instance
+  std::string run_dir;     ///< unix_socket_directories; falls back to /tmp/tusk-<hash> when long
+  std::string router_dir;  ///< one directory per instance with a router
 
   /// Paths for `config` (uses config.state_dir).
   static Layout For(const config::Config& config);
@@ -37,6 +40,8 @@ struct Layout {
   std::string AgentStatusFile() const;  ///< what the agent sees (written by the agent)
   std::string AgentLogFile() const;
 
+  /// The router's own directory (0700, owned by the account it runs as).
+  std::string RouterDir(const std::string& instance) const;
   std::string RouterSpecFile(const std::string& instance) const;     ///< written by `up`
   std::string RouterSecretsFile(const std::string& instance) const;  ///< written by `up`, 0600
   std::string RouterStatusFile(const std::string& instance) const;   ///< written by the router

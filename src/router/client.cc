@@ -519,7 +519,7 @@ void ClientConn::LookupDone(LookupResult result) {
   if (result.verifier) v = ParseScramVerifier(*result.verifier);
   // No row, NULL, or an md5 hash (only SCRAM keys can log a server in):
   // the mock exchange fails with 28P01 like a wrong password.
-  if (v) lookup_server_key_ = v->server_key;
+  if (v) lookup_ = std::make_unique<Lookup>(Lookup{v->server_key, std::nullopt});
   state_ = ClientState::kAuth;
   StartScram(v ? &*v : nullptr);
   Flush();
@@ -559,7 +559,7 @@ bool ClientConn::HandleAuth() {
       return true;
     }
     auto server_final = scram_->HandleClientFinal(body);
-    bool looked_up = known == settings_->roles.end() && !lookup_server_key_.empty();
+    bool looked_up = known == settings_->roles.end() && lookup_ != nullptr;
     if (!server_final.ok() || (known == settings_->roles.end() && !looked_up)) {
       if (server_final.ok() || scram_->wrong_password()) {
         Fatal("28P01", failed);
@@ -569,8 +569,7 @@ bool ClientConn::HandleAuth() {
       return false;
     }
     protocol::AppendAuthenticationSaslFinal(out_.back(), *server_final);
-    if (looked_up) lookup_keys_ = ScramKeys{scram_->client_key(), lookup_server_key_};
-    lookup_server_key_.clear();
+    if (looked_up) lookup_->keys = ScramKeys{scram_->client_key(), lookup_->server_key};
     scram_.reset();
   } else {
     auto pw = protocol::ParsePasswordMessage(body);
@@ -614,11 +613,11 @@ void ClientConn::AuthSucceeded() {
     return;
   }
   pool_ = worker_->shared().GetPool({database_, user_, readonly_port_});
-  if (lookup_keys_) {
+  if (lookup_ && lookup_->keys) {
     // The newest login's keys: after a password change the old ones fail.
-    pool_->set_scram_keys(std::move(*lookup_keys_));
-    lookup_keys_.reset();
+    pool_->set_scram_keys(std::move(*lookup_->keys));
   }
+  lookup_.reset();
   auto& workers = worker_->shared().workers;
   if (pool_->home() != worker_->index() && pool_->home() < static_cast<int>(workers.size())) {
     Flush();
@@ -646,6 +645,12 @@ void ClientConn::JoinPool() {
     SendWelcome(pool_->welcome());
     state_ = ClientState::kReady;
     pool_->stats().clients_idle.Add(1);
+    // Logged in: the login's buffers go now, so thousands of idle clients
+    // hold none (a busy client keeps them between transactions).
+    Flush();
+    if (state_ == ClientState::kClosed) return;
+    in_.Shrink();
+    out_.Shrink();
     return;
   }
   // Learn the server's parameters first (and, in session mode, keep the server).

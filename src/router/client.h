@@ -166,9 +166,14 @@ class ClientConn : public IoHandler {
   std::map<std::string, std::string> params_;
   std::unordered_map<std::string, PreparedStatement> statements_;
   std::unique_ptr<protocol::ScramServer> scram_;  ///< during authentication only
-  /// Keys of a role verified with the auth query's verifier (logs servers in).
-  std::optional<ScramKeys> lookup_keys_;
-  std::string lookup_server_key_;  ///< ServerKey of that verifier, during authentication
+  /// A role verified with the auth query's verifier: that verifier's
+  /// ServerKey during authentication, then the keys that log servers in.
+  /// Allocated only for such logins (idle clients stay small).
+  struct Lookup {
+    std::string server_key;
+    std::optional<ScramKeys> keys;
+  };
+  std::unique_ptr<Lookup> lookup_;
   char md5_salt_[4] = {0, 0, 0, 0};
   int auth_step_ = 0;
   bool admitted_ = false;

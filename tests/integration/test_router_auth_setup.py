@@ -45,8 +45,14 @@ class RouterAuthSetupTest(TuskTestCase):
         """Runs `text` as the superuser; returns stdout stripped (rows as a|b)."""
         return self.admin_psql(self.port, text, db=db).stdout.strip()
 
-    def secrets(self, name="main.json"):
-        with open(os.path.join(self.state, ".secrets", name)) as f:
+    def secrets(self):
+        """The instance's passwords."""
+        with open(os.path.join(self.state, ".secrets", "main.json")) as f:
+            return json.load(f)["roles"]
+
+    def router_secrets(self):
+        """The router's copy of them."""
+        with open(os.path.join(self.state, ".router", "main", "secrets.json")) as f:
             return json.load(f)["roles"]
 
     def connect(self, user, password):
@@ -75,7 +81,7 @@ class RouterAuthSetupTest(TuskTestCase):
             self.sql("SELECT rolcanlogin, rolsuper, rolinherit, rolcreaterole, rolcreatedb, "
                      "rolreplication FROM pg_roles WHERE rolname = 'tusk_router_auth'"),
             "t|f|f|f|f|f")
-        self.assertEqual(self.secrets("main.router.json")[AUTH_ROLE], auth_password)
+        self.assertEqual(self.router_secrets()[AUTH_ROLE], auth_password)
         with open(os.path.join(self.state, ".agent", "main.router.spec.json")) as f:
             spec = json.load(f)
         self.assertEqual((spec["auth_user"], spec["auth_database"], spec["auth_query"]),
@@ -171,7 +177,7 @@ class RouterAuthSetupTest(TuskTestCase):
                                   "WHERE rolname = 'tusk_router_auth')"),
                          "t|0")
         self.assertNotIn(AUTH_ROLE, self.secrets())
-        self.assertNotIn(AUTH_ROLE, self.secrets("main.router.json"))
+        self.assertNotIn(AUTH_ROLE, self.router_secrets())
         with open(os.path.join(self.state, ".agent", "main.router.spec.json")) as f:
             spec = json.load(f)
         self.assertEqual((spec["auth_user"], spec["auth_database"], spec["auth_query"]),

@@ -68,8 +68,8 @@ class RouterWiringTest(TuskTestCase):
         self.assertEqual(spec["pool_size"], 7)
         self.assertEqual(spec["mode"], "transaction")
         self.assertEqual(spec["primary"], {"host": "127.0.0.1", "port": self.port})
-        self.assertEqual(spec["secrets_file"], self.path(".secrets", "main.router.json"))
-        self.assertEqual(spec["status_file"], self.path(".agent", "main.router.status.json"))
+        self.assertEqual(spec["secrets_file"], self.path(".router", "main", "secrets.json"))
+        self.assertEqual(spec["status_file"], self.path(".router", "main", "status.json"))
         self.assertEqual(spec["admin_roles"], ["postgres"])
 
         # Passwords live in the 0600 secrets file, never in the spec.
@@ -84,7 +84,7 @@ class RouterWiringTest(TuskTestCase):
 
         # A generated certificate; the key is private.
         self.assertEqual(spec["tls_mode"], "allow")
-        self.assertEqual(spec["tls_cert_file"], self.path(".tls", "main", "router.crt"))
+        self.assertEqual(spec["tls_cert_file"], self.path(".router", "main", "router.crt"))
         self.assertEqual(stat.S_IMODE(os.stat(spec["tls_key_file"]).st_mode), 0o600)
         with open(spec["tls_cert_file"]) as f:
             self.assertIn("BEGIN CERTIFICATE", f.read())
@@ -94,6 +94,26 @@ class RouterWiringTest(TuskTestCase):
             agent_spec = json.load(f)
         self.assertEqual([r["instance"] for r in agent_spec["routers"]], ["main"])
         self.assertEqual(agent_spec["routers"][0]["spec_file"], spec_file)
+
+        # Run as root, tusk runs the router as the server's account, which
+        # owns the router's private directory and nothing else of tusk's.
+        router_dir = self.path(".router", "main")
+        self.assertEqual(stat.S_IMODE(os.stat(router_dir).st_mode), 0o700)
+        pids = []
+        self.assertTrue(wait_until(lambda: pids.extend(live_processes("router", spec_file))
+                                   or pids, timeout=20), "no router process")
+        with open(f"/proc/{pids[0]}/status") as f:
+            uid = int(next(l for l in f if l.startswith("Uid:")).split()[1])
+        if os.geteuid() == 0:
+            self.assertNotEqual(uid, 0, "the router runs as root")
+            self.assertEqual(uid, agent_spec["routers"][0]["run_as"]["uid"])
+            for p in (router_dir, secrets_file, spec["tls_key_file"]):
+                self.assertEqual(os.stat(p).st_uid, uid, p)
+            self.assertEqual(os.stat(self.path(".secrets")).st_uid, 0)
+        else:
+            self.assertEqual(uid, os.geteuid())
+        self.assertTrue(wait_until(lambda: os.path.exists(spec["status_file"]), timeout=10),
+                        "the router wrote no status file")
 
         # URIs through the router, with the same credentials as `tusk url`.
         direct = self.url("keycloak", config=cfg)
@@ -147,7 +167,7 @@ class RouterWiringTest(TuskTestCase):
         cfg = self.with_router(router="max_connections: 50")
         self.tusk("up", config=cfg)
         self.assertFalse(os.path.exists(spec_file))
-        self.assertFalse(os.path.exists(self.path(".secrets", "main.router.json")))
+        self.assertFalse(os.path.exists(self.path(".router", "main", "secrets.json")))
         self.assertTrue(wait_until(lambda: not live_processes("router", spec_file), timeout=10))
         with open(self.path(".agent", "spec.json")) as f:
             self.assertEqual(json.load(f)["routers"], [])

@@ -337,10 +337,10 @@ TEST(RouterSpecFromConfig, DefaultsAndFiles) {
   EXPECT_EQ(s.client_auth, ClientAuth::kScramSha256);
   EXPECT_EQ(s.admin_roles, std::vector<std::string>{"postgres"});
   EXPECT_EQ(s.tls_mode, TlsMode::kAllow);
-  EXPECT_EQ(s.tls_cert_file, "/s/.tls/main/router.crt");
-  EXPECT_EQ(s.tls_key_file, "/s/.tls/main/router.key");
-  EXPECT_EQ(s.secrets_file, "/s/.secrets/main.router.json");
-  EXPECT_EQ(s.status_file, "/s/.agent/main.router.status.json");
+  EXPECT_EQ(s.tls_cert_file, "/s/.router/main/router.crt");
+  EXPECT_EQ(s.tls_key_file, "/s/.router/main/router.key");
+  EXPECT_EQ(s.secrets_file, "/s/.router/main/secrets.json");
+  EXPECT_EQ(s.status_file, "/s/.router/main/status.json");
   EXPECT_EQ(s.pid_file, "/s/.run/main.router.pid");
   EXPECT_EQ(s.metrics_listen, "127.0.0.1");
   // auth_query is on by default: the constants of config/router_auth.h.
