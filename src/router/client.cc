@@ -206,7 +206,13 @@ void ClientConn::OnBatchEnd() {
 bool ClientConn::Throttled() const { return out_.size() >= kBackPressureBytes; }
 
 void ClientConn::OnEvents(uint32_t events) {
-  if (state_ == ClientState::kClosed || state_ == ClientState::kMoving) return;
+  if (state_ == ClientState::kMoving) {
+    // Handed over ready (HandOffReady): the first event on the new worker
+    // adopts it; a stale event on the old one finds nothing to adopt.
+    if (!worker_->Adopt(this)) return;
+    state_ = ClientState::kReady;
+  }
+  if (state_ == ClientState::kClosed) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
   if ((events & EPOLLOUT) && !out_.empty()) {
     Flush();
@@ -620,6 +626,15 @@ void ClientConn::AuthSucceeded() {
   lookup_.reset();
   auto& workers = worker_->shared().workers;
   if (pool_->home() != worker_->index() && pool_->home() < static_cast<int>(workers.size())) {
+    Worker* home = workers[pool_->home()];
+    if (WelcomeFromPool(home->index())) {
+      // Welcomed here; the home worker takes the client over on its first
+      // message, so a new connection costs no cross-thread wake-up.
+      if (state_ == ClientState::kClosed) return;
+      state_ = ClientState::kMoving;
+      worker_->HandOffReady(this, home);
+      return;
+    }
     Flush();
     if (state_ == ClientState::kClosed) return;
     state_ = ClientState::kMoving;
@@ -627,6 +642,17 @@ void ClientConn::AuthSucceeded() {
     return;
   }
   JoinPool();
+}
+
+void ClientConn::ArrivedReady() {
+  if (abandoned_) {
+    Close();
+    return;
+  }
+  if (state_ != ClientState::kMoving) return;  // adopted by an event already
+  state_ = ClientState::kReady;
+  readable_ = true;  // bytes may have arrived while moving
+  Pump();
 }
 
 void ClientConn::Arrived() {
@@ -637,22 +663,28 @@ void ClientConn::Arrived() {
   if (state_ != ClientState::kClosed) Pump();
 }
 
+bool ClientConn::WelcomeFromPool(int home) {
+  if (!pool_->has_welcome() || settings_->spec.mode != PoolMode::kTransaction) return false;
+  auto keys = worker_->shared().RegisterCancel({home, id_});
+  cancel_pid_ = keys.first;
+  cancel_key_ = keys.second;
+  SendWelcome(pool_->welcome());
+  state_ = ClientState::kReady;
+  pool_->stats().clients_idle.Add(1);
+  // Logged in: the login's buffers go now, so thousands of idle clients
+  // hold none (a busy client keeps them between transactions).
+  Flush();
+  if (state_ == ClientState::kClosed) return true;
+  in_.Shrink();
+  out_.Shrink();
+  return true;
+}
+
 void ClientConn::JoinPool() {
+  if (WelcomeFromPool(worker_->index())) return;
   auto keys = worker_->shared().RegisterCancel({worker_->index(), id_});
   cancel_pid_ = keys.first;
   cancel_key_ = keys.second;
-  if (pool_->has_welcome() && settings_->spec.mode == PoolMode::kTransaction) {
-    SendWelcome(pool_->welcome());
-    state_ = ClientState::kReady;
-    pool_->stats().clients_idle.Add(1);
-    // Logged in: the login's buffers go now, so thousands of idle clients
-    // hold none (a busy client keeps them between transactions).
-    Flush();
-    if (state_ == ClientState::kClosed) return;
-    in_.Shrink();
-    out_.Shrink();
-    return;
-  }
   // Learn the server's parameters first (and, in session mode, keep the server).
   state_ = ClientState::kLogin;
   wait_start_us_ = NowUs();

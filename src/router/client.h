@@ -76,6 +76,12 @@ class ClientConn : public IoHandler {
   }
   /// Continues the login on the pool's home worker (after HandOff).
   void Arrived();
+  /// Adopted at a tick by the home worker after HandOffReady: becomes
+  /// kReady and reads what arrived meanwhile (closes when abandoned).
+  void ArrivedReady();
+  /// The hand-over failed (the socket could not join the new epoll set):
+  /// the new worker closes the client when it adopts it.
+  void Abandon() { abandoned_ = true; }
 
   ClientState state() const { return state_; }
   uint64_t id() const { return id_; }
@@ -137,6 +143,10 @@ class ClientConn : public IoHandler {
   void StartScram(const ScramVerifier* verifier);
   void AuthSucceeded();
   void JoinPool();
+  /// Transaction mode with the pool's parameters known: registers the
+  /// cancel key for worker `home`, sends the welcome and becomes kReady.
+  /// false (nothing done) otherwise.
+  bool WelcomeFromPool(int home);
   void SendWelcome(const std::vector<std::pair<std::string, std::string>>& server_params);
   /// Answers a Parse/Close(statement)…Sync batch without a server: 1 done,
   /// 0 not such a batch, -1 batch incomplete (read more).
@@ -187,6 +197,7 @@ class ClientConn : public IoHandler {
   bool readable_ = false;
   bool closing_ = false;       ///< flush out_, then close
   bool flush_queued_ = false;  ///< AtBatchEnd() asked for this batch
+  bool abandoned_ = false;     ///< see Abandon()
   bool in_pump_ = false;
   bool pause_waiting_ = false;  ///< admin: PAUSE sent, reply pending
   std::string pause_db_;

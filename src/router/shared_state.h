@@ -92,6 +92,9 @@ class SharedState {
   void ClientGone() { clients_.fetch_sub(1); }
   int clients() const { return clients_.load(); }
   std::atomic<int> servers{0};  ///< all server connections
+  /// Ids of client and server connections, unique in the process (a client
+  /// keeps its id when it moves to another worker).
+  std::atomic<uint64_t> next_connection_id{1};
 
   std::vector<Worker*> workers;   ///< set once before the workers start
   SSL_CTX* client_tls = nullptr;  ///< server-side TLS context for clients; null when disabled

@@ -57,7 +57,7 @@ void Worker::Accept(const Listener& l) {
     if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE): try on the next event
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    uint64_t id = next_id_++;
+    uint64_t id = shared_->next_connection_id++;
     auto c = std::make_shared<ClientConn>(this, fd, l.readonly, id);
     if (!loop_.Add(fd, c.get()).ok()) continue;  // the ClientConn destructor closes fd
     clients_.emplace(id, std::move(c));
@@ -97,7 +97,7 @@ bool Worker::OpenServer(const std::shared_ptr<Pool>& pool) {
   std::optional<ScramKeys> keys;
   if (secret == settings->roles.end()) keys = pool->scram_keys();  // an auth-query role
   auto backend = ChooseBackend(*settings, pool->key().readonly);
-  uint64_t id = next_id_++;
+  uint64_t id = shared_->next_connection_id++;
   auto s = std::make_shared<ServerConn>(this, pool, backend, id);
   servers_.emplace(id, s);
   LocalPool& lp = Local(pool.get());
@@ -123,10 +123,40 @@ void Worker::HandOff(ClientConn* client, Worker* target) {
       [target, sp] { target->loop().Post([target, sp] { target->AdoptClient(sp); }); });
 }
 
+void Worker::HandOffReady(ClientConn* client, Worker* target) {
+  auto it = clients_.find(client->id());
+  std::shared_ptr<ClientConn> sp = it->second;
+  clients_.erase(it);
+  loop_.Remove(client->fd());
+  // After this batch (an event for it fetched in this batch must not run
+  // here once the other thread owns it). The target's lock is held until
+  // the socket is in its epoll set, so it adopts the client only then.
+  loop_.AfterBatch([target, sp] {
+    sp->set_worker(target, sp->id());
+    std::lock_guard<std::mutex> lock(target->incoming_mu_);
+    target->incoming_.push_back(sp);
+    if (!target->loop().Add(sp->fd(), sp.get()).ok()) sp->Abandon();
+  });
+}
+
+bool Worker::Adopt(ClientConn* client) {
+  std::shared_ptr<ClientConn> sp;
+  {
+    std::lock_guard<std::mutex> lock(incoming_mu_);
+    auto it = std::find_if(incoming_.begin(), incoming_.end(),
+                           [client](const auto& p) { return p.get() == client; });
+    if (it == incoming_.end()) return false;
+    sp = std::move(*it);
+    incoming_.erase(it);
+  }
+  clients_.emplace(client->id(), std::move(sp));
+  return true;
+}
+
 void Worker::AdoptClient(const std::shared_ptr<ClientConn>& sp) {
   ClientConn* c = sp.get();
-  uint64_t id = next_id_++;
-  c->set_worker(this, id);
+  c->set_worker(this, c->id());
+  uint64_t id = c->id();
   clients_.emplace(id, sp);
   if (!loop_.Add(c->fd(), c).ok()) {
     c->Close();
@@ -285,6 +315,17 @@ void Worker::Reconfigure() {
 }
 
 void Worker::Tick() {
+  // Clients handed over ready that have not sent anything yet.
+  std::vector<std::shared_ptr<ClientConn>> arrived;
+  {
+    std::lock_guard<std::mutex> lock(incoming_mu_);
+    arrived.swap(incoming_);
+  }
+  for (auto& sp : arrived) {
+    ClientConn* c = sp.get();
+    clients_.emplace(c->id(), std::move(sp));
+    c->ArrivedReady();
+  }
   auto settings = shared_->settings();
   const RouterSpec& spec = settings->spec;
   int64_t now_ms = NowMs();

@@ -13,6 +13,7 @@
 
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -67,11 +68,20 @@ class Worker {
   ClientConn* FindClient(uint64_t id);
 
   // ---- Cross-thread entry points (Post()-ed). ----
-  /// Serves waiters of `pool` from idle servers or new ones if the budget allows (RESUME, a server closed).
+  /// Serves waiters of `pool` from idle servers or new ones if the budget allows (RESUME, a server
+  /// closed).
   void Kick(const std::shared_ptr<Pool>& pool);
   /// Moves a logged-in client to `target` (its pool's home worker); the
   /// client continues there with ClientConn::Arrived().
   void HandOff(ClientConn* client, Worker* target);
+  /// Moves a client that is already welcomed and ready (transaction mode) to
+  /// `target` without waking it: after this batch the socket joins the
+  /// target's epoll set, and the target adopts the client on its first
+  /// event (Adopt) or at its next tick.
+  void HandOffReady(ClientConn* client, Worker* target);
+  /// On this worker's thread: takes `client` from the incoming list into
+  /// the client table. false when it is not there (not handed here).
+  bool Adopt(ClientConn* client);
   /// Retires servers whose backend left the set (reload).
   void Reconfigure();
   /// Rows for SHOW CLIENTS / SHOW SERVERS of this worker.
@@ -106,7 +116,10 @@ class Worker {
   std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> clients_;
   std::unordered_map<uint64_t, std::shared_ptr<ServerConn>> servers_;
   std::unordered_map<Pool*, LocalPool> local_;
-  uint64_t next_id_ = 1;
+  /// Clients handed over without a wake-up (HandOffReady): adopted on
+  /// their first event here or at the next tick. Guarded by incoming_mu_.
+  std::mutex incoming_mu_;
+  std::vector<std::shared_ptr<ClientConn>> incoming_;
 };
 
 }  // namespace tusk::router
