@@ -28,25 +28,12 @@ import subprocess
 import sys
 import time
 
-from benchlib import CLEANUPS, clean_env, free_port, run, scratch_dir
+from benchlib import CLEANUPS, as_postgres, clean_env, free_port, quiet, run, scratch_dir
 
 GOAL_RATIO = 1.5
 
 
 
-
-
-def quiet(cmd, timeout=120):
-    """Best-effort command for teardown."""
-    try:
-        subprocess.run(cmd, env=clean_env(), capture_output=True, timeout=timeout)
-    except (OSError, subprocess.SubprocessError):
-        pass
-
-
-
-def as_postgres(cmd):
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
 def tusk_round(tusk):

@@ -52,6 +52,12 @@ std::string Shorten(std::string_view s) {
 
 std::string Quoted(std::string_view s) { return "\"" + Shorten(s) + "\""; }
 
+/// The error for a config that names the router auth role itself.
+std::string ReservedAuthRole() {
+  return "role name " + Quoted(kRouterAuthRole) +
+         " is reserved for the router's auth query (managed by tusk)";
+}
+
 /// "a list", "a map", "nothing" or the quoted scalar: for "expected X, got Y".
 std::string Describe(const YAML::Node& n) {
   if (!n.IsDefined() || n.IsNull()) return "nothing";
@@ -454,9 +460,7 @@ Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, siz
       Role role = ParseRole(roles[i], Index(rpath, i), inst, refs);
       std::string npath = Index(rpath, i) + ".name";
       if (role.name == kRouterAuthRole) {
-        Fail(roles[i]["name"], npath,
-             "role name " + Quoted(role.name) +
-                 " is reserved for the router's auth query (managed by tusk)");
+        Fail(roles[i]["name"], npath, ReservedAuthRole());
       }
       if (role.name == inst.superuser) {
         Fail(roles[i], npath,
@@ -479,8 +483,7 @@ Instance Loader::ParseInstance(const YAML::Node& n, const std::string& path, siz
       if (db.owner == kRouterAuthRole) {
         const YAML::Node owner = dbs[i]["owner"];
         Fail(Present(owner) ? owner : dbs[i], Index(Child(path, "databases"), i) + ".owner",
-             "role name " + Quoted(db.owner) +
-                 " is reserved for the router's auth query (managed by tusk)");
+             ReservedAuthRole());
       }
       if (auto it = role_index_.find(db.owner); it != role_index_.end()) {
         if (inst.roles[it->second].state == ObjectState::kAbsent) {
@@ -577,9 +580,7 @@ void Loader::Superuser(const YAML::Node& n, const std::string& path, Instance& i
   Fields f = Map(n, path, {"name", "password_env"});
   if (f.Has("name")) inst.superuser = ObjectName(f.Get("name"), Child(path, "name"), "role");
   if (inst.superuser == kRouterAuthRole) {
-    Fail(f.Get("name"), Child(path, "name"),
-         "role name " + Quoted(inst.superuser) +
-             " is reserved for the router's auth query (managed by tusk)");
+    Fail(f.Get("name"), Child(path, "name"), ReservedAuthRole());
   }
   if (f.Has("password_env")) {
     inst.superuser_password_env = EnvVarName(f.Get("password_env"), Child(path, "password_env"));

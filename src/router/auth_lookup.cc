@@ -1,6 +1,8 @@
 // AuthLookup: the auth_query thread and its libpq connection.
 #include "router/auth_lookup.h"
 
+#include <algorithm>
+
 #include "postgres/connection.h"
 #include "router/shared_state.h"
 

@@ -31,8 +31,6 @@
 namespace tusk::router {
 namespace {
 
-void Log(const std::string& msg) { RouterLog(msg); }
-
 /// Builds a settings generation: the spec plus verifiers for every role.
 /// Verifiers of unchanged passwords are reused from `previous`.
 Result<std::shared_ptr<Settings>> BuildSettings(const RouterSpec& spec, const Settings* previous) {
@@ -237,12 +235,12 @@ std::string RenderPrometheus(SharedState& shared) {
 int RunRouter(const std::string& spec_path) {
   auto spec = LoadRouterSpec(spec_path);
   if (!spec.ok()) {
-    Log("cannot load spec: " + spec.status().message());
+    RouterLog("cannot load spec: " + spec.status().message());
     return 1;
   }
   auto built = BuildSettings(*spec, nullptr);
   if (!built.ok()) {
-    Log(built.status().message());
+    RouterLog(built.status().message());
     return 1;
   }
   SharedState shared;
@@ -261,7 +259,7 @@ int RunRouter(const std::string& spec_path) {
     std::string error;
     shared.client_tls = MakeClientTlsContext(*spec, &error);
     if (shared.client_tls == nullptr) {
-      Log(error);
+      RouterLog(error);
       return 1;
     }
   }
@@ -279,7 +277,7 @@ int RunRouter(const std::string& spec_path) {
     for (auto [port, ro] : ports) {
       Status st = CheckPortFree(a, port);
       if (!st.ok()) {
-        Log(st.message());
+        RouterLog(st.message());
         return 1;
       }
     }
@@ -293,7 +291,7 @@ int RunRouter(const std::string& spec_path) {
       for (auto [port, ro] : ports) {
         auto fd = BindListener(a, port);
         if (!fd.ok()) {
-          Log(fd.status().message());
+          RouterLog(fd.status().message());
           return 1;
         }
         listen_fds.push_back(*fd);
@@ -302,7 +300,7 @@ int RunRouter(const std::string& spec_path) {
     }
     Status st = w->Init(listeners);
     if (!st.ok()) {
-      Log(st.message());
+      RouterLog(st.message());
       return 1;
     }
     shared.workers.push_back(w.get());
@@ -321,13 +319,13 @@ int RunRouter(const std::string& spec_path) {
     if (next->port != old.port || next->readonly_port != old.readonly_port ||
         next->listen != old.listen || next->workers != old.workers ||
         next->tls_mode != old.tls_mode) {
-      Log("reload: ports, listen, workers and tls.mode take effect after a restart");
+      RouterLog("reload: ports, listen, workers and tls.mode take effect after a restart");
     }
     shared.Publish(*s);
     shared.ResizePools(next->pool_size);
     for (Worker* w : shared.workers) w->loop().Post([w] { w->Reconfigure(); });
-    Log("reloaded (generation " + std::to_string((*s)->generation) + ", " +
-        std::to_string(next->standbys.size()) + " standby(s))");
+    RouterLog("reloaded (generation " + std::to_string((*s)->generation) + ", " +
+              std::to_string(next->standbys.size()) + " standby(s))");
     return "";
   };
 
@@ -336,7 +334,7 @@ int RunRouter(const std::string& spec_path) {
     auto ep = metrics::HttpEndpoint::Start(spec->metrics_listen, spec->metrics_port,
                                            [&shared] { return RenderPrometheus(shared); });
     if (!ep.ok()) {
-      Log("metrics endpoint: " + ep.status().message());
+      RouterLog("metrics endpoint: " + ep.status().message());
       return 1;
     }
     http = std::move(*ep);
@@ -344,7 +342,8 @@ int RunRouter(const std::string& spec_path) {
 
   for (auto& w : workers) w->Start();
   WriteFileAtomically(spec->pid_file, std::to_string(getpid()));
-  Log("listening on " + spec->listen + " port " + std::to_string(spec->port) +
+  RouterLog(
+      "listening on " + spec->listen + " port " + std::to_string(spec->port) +
       (spec->readonly_port ? " (read-only " + std::to_string(spec->readonly_port) + ")" : "") +
       ", " + std::to_string(n) + " worker(s), " +
       (spec->mode == PoolMode::kSession ? "session" : "transaction") + " pooling");
@@ -356,12 +355,12 @@ int RunRouter(const std::string& spec_path) {
     int sig = sigtimedwait(&mask, nullptr, &timeout);
     if (sig == SIGHUP) {
       std::string error = shared.reload();
-      if (!error.empty()) Log("reload failed, keeping the previous settings: " + error);
+      if (!error.empty()) RouterLog("reload failed, keeping the previous settings: " + error);
     } else if (sig == SIGTERM || sig == SIGINT) {
       break;
     }
   }
-  Log("stopping");
+  RouterLog("stopping");
   if (http) http->Stop();
   shared.auth_lookup.reset();  // its answers Post() to the workers' loops
   for (auto& w : workers) w->loop().Stop();

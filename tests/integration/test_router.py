@@ -44,6 +44,20 @@ def in_thread(fn):
     return t, box
 
 
+def assert_held_until_resume(case, blocked):
+    """With the router paused, blocked() must not complete within 1.5 s; then
+    RESUME is sent (always) and blocked() must finish. Returns its result."""
+    t, box = in_thread(blocked)
+    time.sleep(1.5)
+    held = t.is_alive()
+    case.admin_command("RESUME")
+    case.assertTrue(held, f"work went through while paused: {box}")
+    t.join(timeout=10)
+    case.assertFalse(t.is_alive(), "the waiting work did not run after RESUME")
+    case.assertNotIn("error", box, box)
+    return box.get("result")
+
+
 class ClientTests:
     """Tests every pooling mode must pass; mixed into a RouterCase."""
 
@@ -203,14 +217,8 @@ class ClientTests:
             self.assertIn("PAUSE", out)
             _, rows = self.admin("SHOW POOLS")
             self.assertIn("yes", [r[10] for r in rows if r[0] == "app"], rows)
-            t, box = in_thread(blocked)
-            time.sleep(1.5)
-            self.assertTrue(t.is_alive(), f"work went through while paused: {box}")
-            self.admin_command("RESUME")
-            resumed = True
-            t.join(timeout=10)
-            self.assertFalse(t.is_alive(), "the waiting work did not run after RESUME")
-            self.assertEqual(box.get("result"), expected, box)
+            resumed = True  # assert_held_until_resume always resumes
+            self.assertEqual(assert_held_until_resume(self, blocked), expected)
         finally:
             if not resumed:
                 self.admin_command("RESUME", check=False)
@@ -930,23 +938,13 @@ class AuthQueryTest(RouterCase):
 
     def test_pause_holds_pools_created_after_it(self):
         self.make_role("late_pool", "late pw")
+
+        def work():
+            conn = psycopg2.connect(self.dsn(user="late_pool", password="late pw"))
+            try:
+                return self.scalar(conn, "SELECT 42")
+            finally:
+                conn.close()
+
         self.admin_command("PAUSE")
-        resumed = False
-        try:
-            def work():
-                conn = psycopg2.connect(self.dsn(user="late_pool", password="late pw"))
-                try:
-                    return self.scalar(conn, "SELECT 42")
-                finally:
-                    conn.close()
-            t, box = in_thread(work)
-            time.sleep(1.5)
-            self.assertTrue(t.is_alive(), f"a new pool served a client while paused: {box}")
-            self.admin_command("RESUME")
-            resumed = True
-            t.join(timeout=10)
-            self.assertFalse(t.is_alive(), "the new pool's client did not run after RESUME")
-            self.assertEqual(box.get("result"), 42, box)
-        finally:
-            if not resumed:
-                self.admin_command("RESUME", check=False)
+        self.assertEqual(assert_held_until_resume(self, work), 42)
