@@ -78,8 +78,9 @@ router::RouterSpec RouterSpecFor(const config::Instance& instance, const postgre
       break;
   }
   if (!r.tls_cert_file.empty()) {
-    s.tls_cert_file = r.tls_cert_file;
-    s.tls_key_file = r.tls_key_file;
+    // The router reads copies in its own directory (WriteRouterFiles).
+    s.tls_cert_file = layout.RouterGivenCertFile(instance.name);
+    s.tls_key_file = layout.RouterGivenKeyFile(instance.name);
   } else if (s.tls_mode != router::TlsMode::kDisable) {
     s.tls_cert_file = layout.RouterCertFile(instance.name);
     s.tls_key_file = layout.RouterKeyFile(instance.name);
@@ -131,6 +132,28 @@ Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout
     TUSK_RETURN_IF_ERROR(
         sys::EnsureSelfSignedCertificate(spec.tls_cert_file, spec.tls_key_file, hostnames));
     new_certificate = !before.empty() && FileOrEmpty(spec.tls_cert_file) != before;
+  } else if (!instance.router->tls_cert_file.empty()) {
+    // The configured files may be readable by root only: the router's
+    // account gets private copies, refreshed (and the router restarted)
+    // when they change.
+    const std::pair<const std::string*, std::string> copies[] = {
+        {&instance.router->tls_cert_file, spec.tls_cert_file},
+        {&instance.router->tls_key_file, spec.tls_key_file}};
+    std::string texts[2];
+    for (int i = 0; i < 2; ++i) {  // both readable before either copy changes
+      auto text = sys::ReadFile(*copies[i].first);
+      if (!text.ok()) {
+        return InvalidArgument("cannot read tls file " + *copies[i].first + ": " +
+                               text.status().message());
+      }
+      texts[i] = std::move(*text);
+    }
+    for (int i = 0; i < 2; ++i) {
+      std::string before = FileOrEmpty(copies[i].second);
+      if (before == texts[i]) continue;
+      TUSK_RETURN_IF_ERROR(sys::WriteFileAtomic(copies[i].second, texts[i], 0600, &account));
+      new_certificate |= !before.empty();
+    }
   }
   if (auto st = WriteRouterSecrets(instance, layout, passwords, account); !st.ok()) {
     return st.status();

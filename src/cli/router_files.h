@@ -1,8 +1,9 @@
 // The files `tusk up` writes for an instance's router, and what the agent and
 // the status command need to know about it. Paths come from
-// postgres::Layout: <i>.router.spec.json (0644, no secrets), the secrets file
-// <i>.router.json (0600), and, unless tls gives its own files, a generated
-// certificate in .tls/<i>/. Blocking file I/O; run from the CLI thread.
+// postgres::Layout: <i>.router.spec.json (0644, no secrets), and in the
+// router's own directory the secrets file (0600) and either a generated
+// certificate or copies of the configured ones. Blocking file I/O; run from
+// the CLI thread.
 #pragma once
 
 #include <map>
@@ -30,12 +31,13 @@ agent::RouterProcessSpec RouterProcessFor(const config::Instance& instance,
                                           const sys::RunAs& account);
 
 /// Writes the router's files for `instance`: the certificate when tusk
-/// generates it, the secrets file with `passwords` (role -> password), and
-/// the spec. The router's directory (Layout::RouterDir) and everything in it
-/// belong to `account` (chown only when root), so the router can run as it. When a setting the
-/// router cannot reload changed (ports, listen, workers, TLS, metrics endpoint, a new certificate)
-/// it also leaves the restart marker for the agent. Errors: kInternal from the file system or
-/// OpenSSL, kInvalidArgument for a listen address unusable in a certificate.
+/// generates it (or private copies of the configured cert_file/key_file;
+/// kInvalidArgument when one cannot be read), the secrets file with `passwords` (role -> password),
+/// and the spec. The router's directory (Layout::RouterDir) and everything in it belong to
+/// `account` (chown only when root), so the router can run as it. When a setting the router cannot
+/// reload changed (ports, listen, workers, TLS, metrics endpoint, a new certificate) it also leaves
+/// the restart marker for the agent. Errors: kInternal from the file system or OpenSSL,
+/// kInvalidArgument for a listen address unusable in a certificate.
 Status WriteRouterFiles(const config::Instance& instance, const postgres::Layout& layout,
                         const std::map<std::string, std::string>& passwords,
                         const sys::RunAs& account);

@@ -57,5 +57,11 @@ std::string Layout::RouterCertFile(const std::string& i) const {
 std::string Layout::RouterKeyFile(const std::string& i) const {
   return RouterDir(i) + "/router.key";
 }
+std::string Layout::RouterGivenCertFile(const std::string& i) const {
+  return RouterDir(i) + "/tls.crt";
+}
+std::string Layout::RouterGivenKeyFile(const std::string& i) const {
+  return RouterDir(i) + "/tls.key";
+}
 
 }  // namespace tusk::postgres

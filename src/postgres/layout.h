@@ -9,7 +9,8 @@
 //                                  the router runs as (the server's, when tusk is
 //                                  root): secrets.json (its copy of the passwords,
 //                                  0600), status.json, and router.crt/router.key
-//                                  when tusk generates them
+//                                  when tusk generates them, or tls.crt/tls.key:
+//                                  copies of the configured cert_file/key_file
 // Per-instance router files are named "<i>.router.*": instance names cannot
 // contain '.', so they never collide with another instance's "<j>.*" files.
 // Pure path arithmetic; thread-safe.
@@ -51,6 +52,10 @@ struct Layout {
   std::string RouterRestartMarker(const std::string& instance) const;
   std::string RouterCertFile(const std::string& instance) const;  ///< generated certificate
   std::string RouterKeyFile(const std::string& instance) const;   ///< its key, 0600
+  /// Copies of the configured router tls.cert_file / key_file (0600), which
+  /// the router's account may not be able to read where they are.
+  std::string RouterGivenCertFile(const std::string& instance) const;
+  std::string RouterGivenKeyFile(const std::string& instance) const;
 };
 
 }  // namespace tusk::postgres

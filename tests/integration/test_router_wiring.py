@@ -5,7 +5,11 @@ a bad `router:` section exits 2 with FILE:LINE; removing the section or
 the router's own tests' business, not asserted here."""
 import json
 import os
+import socket
+import ssl
 import stat
+import struct
+import subprocess
 
 from harness import TuskTestCase, free_ports, wait_until
 
@@ -143,6 +147,76 @@ class RouterWiringTest(TuskTestCase):
         self.assertEqual(live_processes("router", spec_file), [])
         self.assertEqual(live_processes("agent --state-dir", self.state), [])
         self.assertFalse(os.path.exists(self.path(".agent", "agent.pid")))
+
+    def make_certificate(self, name):
+        """A self-signed certificate and a root-only key in <dir>/tls/; its DER."""
+        tls = os.path.join(self.dir, "tls")
+        os.makedirs(tls, exist_ok=True)
+        crt, key = os.path.join(tls, name + ".crt"), os.path.join(tls, name + ".key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        f"/CN={name}", "-keyout", key, "-out", crt],
+                       check=True, capture_output=True)
+        os.chmod(key, 0o600)
+        with open(crt) as f:
+            return ssl.PEM_cert_to_DER_cert(f.read())
+
+    def served_certificate(self):
+        """DER of the certificate the router presents after SSLRequest."""
+        with socket.create_connection(("127.0.0.1", self.router_port), timeout=10) as sock:
+            sock.sendall(struct.pack("!ii", 8, 80877103))
+            self.assertEqual(sock.recv(1), b"S")
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            with ctx.wrap_socket(sock) as tls:
+                return tls.getpeercert(binary_form=True)
+
+    def test_configured_tls_files_reach_the_router_as_private_copies(self):
+        first = self.make_certificate("one")
+        os.rename(os.path.join(self.dir, "tls", "one.crt"), os.path.join(self.dir, "tls", "r.crt"))
+        os.rename(os.path.join(self.dir, "tls", "one.key"), os.path.join(self.dir, "tls", "r.key"))
+        cfg = self.with_router(f"router: {{port: {self.router_port}, readonly_port: "
+                               f"{self.readonly_port}, tls: {{mode: require, "
+                               f"cert_file: tls/r.crt, key_file: tls/r.key}}}}")
+        self.tusk("up", config=cfg)
+        with open(self.path(".agent", "main.router.spec.json")) as f:
+            spec = json.load(f)
+        self.assertEqual(spec["tls_cert_file"], self.path(".router", "main", "tls.crt"))
+        self.assertEqual(spec["tls_key_file"], self.path(".router", "main", "tls.key"))
+        with open(os.path.join(self.dir, "tls", "r.key")) as a, open(spec["tls_key_file"]) as b:
+            self.assertEqual(a.read(), b.read())
+        self.assertEqual(stat.S_IMODE(os.stat(spec["tls_key_file"]).st_mode), 0o600)
+        with open(self.path(".agent", "spec.json")) as f:
+            run_as = json.load(f)["routers"][0]["run_as"]
+        if os.geteuid() == 0:
+            self.assertEqual(os.stat(spec["tls_key_file"]).st_uid, run_as["uid"])
+        self.assertTrue(wait_until(lambda: self.port_serves_tls(), timeout=20),
+                        "the router never served TLS with the configured files")
+        self.assertEqual(self.served_certificate(), first)
+
+        # A replaced certificate reaches the router at the next `tusk up`.
+        second = self.make_certificate("two")
+        os.replace(os.path.join(self.dir, "tls", "two.crt"), os.path.join(self.dir, "tls", "r.crt"))
+        os.replace(os.path.join(self.dir, "tls", "two.key"), os.path.join(self.dir, "tls", "r.key"))
+        self.tusk("up", config=cfg)
+        self.assertTrue(wait_until(lambda: self.port_serves_tls() and
+                                   self.served_certificate() == second, timeout=30),
+                        "the router kept the old certificate")
+
+        # An unreadable file is an error naming it; the copies stay as they were.
+        os.remove(os.path.join(self.dir, "tls", "r.key"))
+        bad = self.tusk("up", config=cfg, check=False)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("r.key", bad.stderr)
+        self.assertEqual(self.served_certificate(), second)
+
+    def port_serves_tls(self):
+        try:
+            self.served_certificate()
+            return True
+        except (OSError, AssertionError):
+            return False
 
     def test_down_stops_a_router_whose_agent_was_killed(self):
         cfg = self.with_router()

@@ -399,8 +399,9 @@ TEST(RouterSpecFromConfig, EverySetting) {
   EXPECT_EQ(s.client_auth, ClientAuth::kPlain);
   EXPECT_EQ(s.admin_roles, std::vector<std::string>{"ops"});
   EXPECT_EQ(s.tls_mode, TlsMode::kRequire);
-  EXPECT_EQ(s.tls_cert_file, "/etc/r.crt");
-  EXPECT_EQ(s.tls_key_file, "/etc/r.key");
+  // Configured files are read through private copies in the router's directory.
+  EXPECT_EQ(s.tls_cert_file, "/s/.router/data/tls.crt");
+  EXPECT_EQ(s.tls_key_file, "/s/.router/data/tls.key");
   EXPECT_TRUE(s.server_tls);
   EXPECT_EQ(s.metrics_port, 9187);
   EXPECT_EQ(s.max_message_bytes, 32u << 10);
