@@ -204,11 +204,15 @@ class RouterWiringTest(TuskTestCase):
                                    self.served_certificate() == second, timeout=30),
                         "the router kept the old certificate")
 
-        # An unreadable file is an error naming it; the copies stay as they were.
+        # A missing file is a config error (exit 2, naming it) before anything
+        # is written: the copies and the running router stay as they were.
         os.remove(os.path.join(self.dir, "tls", "r.key"))
         bad = self.tusk("up", config=cfg, check=False)
-        self.assertNotEqual(bad.returncode, 0)
-        self.assertIn("r.key", bad.stderr)
+        self.assertEqual(bad.returncode, 2, bad.stderr)
+        self.assertIn("key_file", bad.stderr)
+        self.assertIn("cannot read", bad.stderr)
+        with open(spec["tls_key_file"]) as f:
+            self.assertIn("PRIVATE KEY", f.read())
         self.assertEqual(self.served_certificate(), second)
 
     def port_serves_tls(self):
