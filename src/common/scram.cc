@@ -1,6 +1,7 @@
 // SCRAM-SHA-256 verifier math with OpenSSL; see scram.h for the sources.
 #include "common/scram.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -38,19 +39,63 @@ Keys DeriveKeys(std::string_view password, std::string_view salt, int iterations
   return k;
 }
 
+// OpenSSL 3's one-shot HMAC() and SHA256() fetch the algorithm from the
+// provider store on every call (name lookups, locks, allocations): about 1.6 µs
+// of a 2 µs HMAC here. Each thread keeps its fetched algorithms and contexts.
+struct ThreadDigests {
+  EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC_CTX* mac = hmac == nullptr ? nullptr : EVP_MAC_CTX_new(hmac);
+  bool mac_ready = false;
+
+  ThreadDigests() {
+    if (mac == nullptr) return;
+    char name[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name, 0),
+                           OSSL_PARAM_construct_end()};
+    mac_ready = EVP_MAC_CTX_set_params(mac, params) == 1;
+  }
+  ~ThreadDigests() {
+    EVP_MAC_CTX_free(mac);
+    EVP_MAC_free(hmac);
+    EVP_MD_CTX_free(md);
+    EVP_MD_free(sha256);
+  }
+};
+
+ThreadDigests& Digests() {
+  thread_local ThreadDigests d;
+  return d;
+}
+
 }  // namespace
 
 std::string HmacSha256(std::string_view key, std::string_view msg) {
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
+  ThreadDigests& d = Digests();
+  size_t n = 0;
+  if (d.mac_ready && EVP_MAC_init(d.mac, Bytes(key), key.size(), nullptr) == 1 &&
+      EVP_MAC_update(d.mac, Bytes(msg), msg.size()) == 1 &&
+      EVP_MAC_final(d.mac, out, &n, sizeof out) == 1) {
+    return std::string(reinterpret_cast<char*>(out), n);
+  }
+  unsigned int len = 0;  // fallback: the one-shot call
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), Bytes(msg), msg.size(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
 std::string Sha256(std::string_view data) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(Bytes(data), data.size(), out);
-  return std::string(reinterpret_cast<char*>(out), sizeof out);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  ThreadDigests& d = Digests();
+  unsigned int n = 0;
+  if (d.sha256 != nullptr && d.md != nullptr && EVP_DigestInit_ex2(d.md, d.sha256, nullptr) == 1 &&
+      EVP_DigestUpdate(d.md, data.data(), data.size()) == 1 &&
+      EVP_DigestFinal_ex(d.md, out, &n) == 1) {
+    return std::string(reinterpret_cast<char*>(out), n);
+  }
+  SHA256(Bytes(data), data.size(), out);  // fallback: the one-shot call
+  return std::string(reinterpret_cast<char*>(out), SHA256_DIGEST_LENGTH);
 }
 
 std::string Base64Encode(std::string_view bytes) {

@@ -5,10 +5,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <charconv>
+
+#include "common/random.h"
 
 namespace tusk::protocol {
 namespace {
@@ -34,7 +35,7 @@ bool ConstantTimeEqual(std::string_view a, std::string_view b) {
 // 18 random bytes, base64: printable and comma-free, like PostgreSQL's nonces.
 std::optional<std::string> RandomNonce() {
   unsigned char raw[kRawNonceBytes];
-  if (RAND_bytes(raw, sizeof raw) != 1) return std::nullopt;
+  if (!RandomBytes(raw, sizeof raw)) return std::nullopt;
   return Base64Encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
 }
 

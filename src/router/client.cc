@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/random.h"
 #include "common/strings.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
@@ -485,7 +485,7 @@ void ClientConn::BeginAuth() {
       break;
     }
     case ClientAuth::kMd5:
-      RAND_bytes(reinterpret_cast<unsigned char*>(md5_salt_), 4);
+      RandomBytes(md5_salt_, 4);
       protocol::AppendAuthenticationMd5(out_.back(), md5_salt_);
       break;
     case ClientAuth::kPlain:
@@ -505,9 +505,9 @@ void ClientConn::StartScram(const ScramVerifier* verifier) {
     v.salt.resize(kScramSaltBytes);
     v.stored_key.resize(32);
     v.server_key.resize(32);
-    RAND_bytes(reinterpret_cast<unsigned char*>(v.salt.data()), kScramSaltBytes);
-    RAND_bytes(reinterpret_cast<unsigned char*>(v.stored_key.data()), 32);
-    RAND_bytes(reinterpret_cast<unsigned char*>(v.server_key.data()), 32);
+    RandomBytes(v.salt.data(), kScramSaltBytes);
+    RandomBytes(v.stored_key.data(), 32);
+    RandomBytes(v.server_key.data(), 32);
   }
   scram_ = std::make_unique<protocol::ScramServer>(std::move(v));
   protocol::AppendAuthenticationSasl(out_.back(), {"SCRAM-SHA-256"});

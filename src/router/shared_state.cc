@@ -1,12 +1,12 @@
 // SharedState: pool registry, backend health, cancel keys.
 #include "router/shared_state.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+
+#include "common/random.h"
 
 namespace tusk::router {
 
@@ -86,7 +86,7 @@ std::shared_ptr<BackendHealth> SharedState::Health(const Backend& b) {
 
 std::pair<int32_t, int32_t> SharedState::RegisterCancel(CancelTarget target) {
   int32_t key = 0;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&key), sizeof key);
+  RandomBytes(&key, sizeof key);  // zero on DRBG failure: cancel still needs pid and key
   std::lock_guard<std::mutex> lock(mu_);
   int32_t pid;
   do {
