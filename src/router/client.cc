@@ -34,18 +34,15 @@ bool IsConnectionParam(const std::string& name) {
   return name == "user" || name == "database" || name == "replication" || name == "options";
 }
 
-std::string PeerName(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+std::string PeerName(const sockaddr_storage& addr) {
   char host[INET6_ADDRSTRLEN] = "?";
   int port = 0;
   if (addr.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
     inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
     port = ntohs(a->sin_port);
   } else if (addr.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
     inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
     port = ntohs(a->sin6_port);
   }
@@ -169,10 +166,11 @@ void SendCancel(Backend b, int32_t pid, int32_t key) {
 
 }  // namespace
 
-ClientConn::ClientConn(Worker* worker, int fd, bool readonly_port, uint64_t id)
+ClientConn::ClientConn(Worker* worker, int fd, const sockaddr_storage& peer, bool readonly_port,
+                       uint64_t id)
     : worker_(worker), id_(id), readonly_port_(readonly_port), io_(fd) {
   connected_ms_ = last_active_ms_ = NowMs();
-  peer_ = PeerName(fd);
+  peer_ = PeerName(peer);
 }
 
 ClientConn::~ClientConn() = default;
@@ -354,10 +352,7 @@ void ClientConn::Close() {
   if (cancel_pid_ != 0) worker_->shared().UnregisterCancel(cancel_pid_);
   if (admitted_) worker_->shared().ClientGone();
   state_ = ClientState::kClosed;
-  if (io_.fd() >= 0) {
-    worker_->loop().Remove(io_.fd());
-    io_.Close();
-  }
+  io_.Close();  // close() also takes the socket out of the epoll set
   worker_->ClientClosed(this);
 }
 

@@ -15,6 +15,8 @@
 // parameters it set (startup parameters and SET) are re-applied there too.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -58,7 +60,9 @@ struct PreparedStatement {
 
 class ClientConn : public IoHandler {
  public:
-  ClientConn(Worker* worker, int fd, bool readonly_port, uint64_t id);
+  /// Takes ownership of the accepted socket `fd`; `peer` is its address
+  /// from accept4 (shown as host:port in logs and SHOW CLIENTS).
+  ClientConn(Worker* worker, int fd, const sockaddr_storage& peer, bool readonly_port, uint64_t id);
   ~ClientConn() override;
 
   void OnEvents(uint32_t events) override;

@@ -65,8 +65,7 @@ void ServerConn::Close(const std::string& reason, const std::string& sqlstate) {
       protocol::AppendTerminate(bye.back());
       io_.WriteFrom(bye);
     }
-    worker_->loop().Remove(io_.fd());
-    io_.Close();
+    io_.Close();  // close() also takes the socket out of the epoll set
   }
   ClientConn* c = client_;
   client_ = nullptr;

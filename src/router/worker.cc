@@ -53,12 +53,14 @@ void Worker::Join() {
 
 void Worker::Accept(const Listener& l) {
   for (int i = 0; i < 64; ++i) {
-    int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE): try on the next event
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     uint64_t id = shared_->next_connection_id++;
-    auto c = std::make_shared<ClientConn>(this, fd, l.readonly, id);
+    auto c = std::make_shared<ClientConn>(this, fd, peer, l.readonly, id);
     if (!loop_.Add(fd, c.get()).ok()) continue;  // the ClientConn destructor closes fd
     clients_.emplace(id, std::move(c));
   }

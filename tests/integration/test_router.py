@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -423,6 +424,10 @@ class TransactionModeTest(ClientTests, RouterCase):
         self.assertGreaterEqual(int(pools[0]["sv_total"]), 1)
         self.assertTrue(any(r["user"] == "app" and r["database"] == "app"
                             for r in tables["CLIENTS"]), tables["CLIENTS"])
+        # addr is the client's own end of the connection, host:port.
+        with socket.socket(fileno=os.dup(app.fileno())) as own:
+            host, port = own.getsockname()[:2]
+        self.assertIn(f"{host}:{port}", [r["addr"] for r in tables["CLIENTS"]], tables["CLIENTS"])
         servers = [r for r in tables["SERVERS"] if r["user"] == "app"]
         self.assertTrue(servers and all(int(r["pid"]) > 0 for r in servers), tables["SERVERS"])
         stats = [r for r in tables["STATS"] if r["database"] == "app" and r["port"] == "rw"]
