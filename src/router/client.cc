@@ -494,13 +494,13 @@ void ClientConn::StartScram(const ScramVerifier* verifier) {
   if (verifier != nullptr) {
     v = *verifier;
   } else {
-    // Unknown role: run the exchange against a random verifier so the
-    // client learns nothing (PostgreSQL's mock authentication).
+    // Unknown role: run the exchange against a made-up verifier so the
+    // client learns nothing (PostgreSQL's mock authentication). The salt is
+    // stable per role name; the keys are random, so no proof can match.
     v.iterations = kScramIterations;
-    v.salt.resize(kScramSaltBytes);
+    v.salt = worker_->shared().MockScramSalt(user_);
     v.stored_key.resize(32);
     v.server_key.resize(32);
-    RandomBytes(v.salt.data(), kScramSaltBytes);
     RandomBytes(v.stored_key.data(), 32);
     RandomBytes(v.server_key.data(), 32);
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "common/random.h"
@@ -95,6 +96,16 @@ std::pair<int32_t, int32_t> SharedState::RegisterCancel(CancelTarget target) {
   } while (cancel_.count(pid) > 0);
   cancel_[pid] = CancelEntry{key, target};
   return {pid, key};
+}
+
+std::string SharedState::NewMockSecret() {
+  std::string secret(32, '\0');
+  if (!RandomBytes(secret.data(), secret.size())) std::abort();  // no entropy: refuse to run
+  return secret;
+}
+
+std::string SharedState::MockScramSalt(const std::string& user) const {
+  return HmacSha256(mock_secret_, user).substr(0, kScramSaltBytes);
 }
 
 void SharedState::UnregisterCancel(int32_t pid) {

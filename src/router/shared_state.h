@@ -80,6 +80,13 @@ class SharedState {
   /// The target for a CancelRequest, if (pid, key) match a live client.
   bool LookupCancel(int32_t pid, int32_t key, CancelTarget* out) const;
 
+  /// Salt (kScramSaltBytes raw bytes) of the mock SCRAM exchange for a role
+  /// the router cannot verify: HMAC-SHA-256 of `user` under a random
+  /// per-process secret, so repeated attempts for one unknown role see one
+  /// salt, as for a real role, and the salt does not reveal that the role is
+  /// missing (PostgreSQL's scram_mock_salt, auth-scram.c).
+  std::string MockScramSalt(const std::string& user) const;
+
   /// Client admission against max_client_connections.
   bool AdmitClient(int max) {
     int cur = clients_.fetch_add(1) + 1;
@@ -121,6 +128,8 @@ class SharedState {
   std::unordered_map<int32_t, CancelEntry> cancel_;
   int32_t next_pid_ = 1000;
   std::atomic<int> clients_{0};
+  const std::string mock_secret_ = NewMockSecret();
+  static std::string NewMockSecret();
 };
 
 /// Writes "<time> tusk router: <msg>" to stderr (the router log). Thread-safe.

@@ -140,6 +140,21 @@ def _auth_code(body):
     return struct.unpack("!i", body[:4])[0]
 
 
+def scram_server_first(wire, user, database):
+    """Startup + SCRAM client-first; returns the server-first attributes
+    (r nonce, s base64 salt, i iterations) and leaves the exchange there."""
+    wire.startup(user=user, database=database)
+    kind, body = wire.read()
+    if kind != b"R" or _auth_code(body) != 10:
+        raise AssertionError(f"expected AuthenticationSASL, got {kind!r} {body!r}")
+    data = ("n,,n=,r=" + base64.b64encode(os.urandom(18)).decode()).encode()
+    wire.message(b"p", b"SCRAM-SHA-256\0" + struct.pack("!i", len(data)) + data)
+    kind, body = wire.read()
+    if kind != b"R" or _auth_code(body) != 11:
+        raise AssertionError(f"expected AuthenticationSASLContinue, got {kind!r} {body!r}")
+    return dict(item.split("=", 1) for item in body[4:].decode().split(","))
+
+
 def scram_login(wire, user, password, database):
     """Startup + SCRAM-SHA-256 (no channel binding) as libpq does it. Returns
     the messages after AuthenticationOk up to ReadyForQuery; raises

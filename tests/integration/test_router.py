@@ -6,6 +6,7 @@ Each class runs one `tusk up` (an instance `main` with database `app`, owned
 by the non-superuser login role `app`, and a `router:` section) in its own
 directory on its own free ports; the tests of a class share it.
 """
+import base64
 import io
 import json
 import os
@@ -25,7 +26,7 @@ import psycopg2
 import psycopg2.errors
 
 from harness import PG_BIN, free_port, wait_until
-from router_support import RouterCase, LoginFailed, errors_in, scram_login
+from router_support import RouterCase, LoginFailed, errors_in, scram_login, scram_server_first
 
 
 def in_thread(fn):
@@ -195,6 +196,14 @@ class ClientTests:
                 with self.assertRaises(LoginFailed) as raw:
                     scram_login(self.wire(), user, password, "app")
                 self.assertEqual(raw.exception.fields.get("C"), "28P01", raw.exception.fields)
+        # An unknown role looks like a real one: its salt is the same on every
+        # attempt (PostgreSQL's mock salt), yet differs from role to role.
+        salts = {user: [scram_server_first(self.wire(), user, "app")["s"] for _ in range(2)]
+                 for user in ("app", "nobody_here", "nobody_else")}
+        for user, (first, second) in salts.items():
+            self.assertEqual(first, second, user)
+            self.assertEqual(len(base64.b64decode(first)), 16, user)
+        self.assertEqual(len({s[0] for s in salts.values()}), 3, salts)
 
 
     def check_pause(self, release, blocked, expected):
