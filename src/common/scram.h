@@ -55,9 +55,10 @@ Result<std::string> NewScramVerifier(std::string_view password);
 /// compares in constant time. False for md5 hashes, plaintext or garbage.
 bool ScramVerifierMatches(std::string_view verifier, std::string_view password);
 
-/// HMAC-SHA-256 of `msg` under `key`: 32 raw bytes (RFC 2104).
+/// HMAC-SHA-256 of `msg` under `key`: 32 raw bytes (RFC 2104). Runs on this
+/// thread's cached OpenSSL context (no algorithm fetch per call).
 std::string HmacSha256(std::string_view key, std::string_view msg);
-/// SHA-256 of `data`: 32 raw bytes.
+/// SHA-256 of `data`: 32 raw bytes; same per-thread caching.
 std::string Sha256(std::string_view data);
 
 /// Standard base64 (RFC 4648 §4) with padding.
