@@ -9,7 +9,6 @@
 #include <openssl/sha.h>
 
 #include <charconv>
-#include <cstdio>
 
 namespace tusk {
 namespace {
@@ -176,16 +175,17 @@ bool ScramVerifierMatches(std::string_view verifier, std::string_view password) 
   return stored_ok && server_ok;
 }
 
-std::string Sha256Hex(std::string_view data) {
-  std::string raw = Sha256(data);
-  std::string out;
-  out.reserve(raw.size() * 2);
-  char buf[3];
-  for (unsigned char c : raw) {
-    std::snprintf(buf, sizeof buf, "%02x", c);
-    out += buf;
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(2 * bytes.size(), '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kHex[c >> 4];
+    out[2 * i + 1] = kHex[c & 0xF];
   }
   return out;
 }
+
+std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
 
 }  // namespace tusk

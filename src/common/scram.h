@@ -66,6 +66,9 @@ std::string Base64Encode(std::string_view bytes);
 /// Decodes standard padded base64; nullopt on any invalid input.
 std::optional<std::string> Base64Decode(std::string_view text);
 
+/// Lower-case hex of raw `bytes` (2 characters per byte).
+std::string HexEncode(std::string_view bytes);
+
 /// Lower-case hex SHA-256 of `data` (64 characters).
 std::string Sha256Hex(std::string_view data);
 

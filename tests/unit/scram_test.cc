@@ -75,28 +75,29 @@ TEST(ScramTest, Base64RoundTrip) {
   EXPECT_FALSE(Base64Decode("YW=jZA==").has_value());
 }
 
-std::string Hex(const std::string& raw) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) out += {d[c >> 4], d[c & 15]};
-  return out;
-}
-
 // RFC 4231 test cases 2 (short key) and 6 (key longer than the block),
 // computed in turn on one thread's reused context, then on another thread.
 TEST(ScramTest, HmacSha256MatchesRfc4231OnReusedAndFreshContexts) {
   const std::string long_key(131, '\xaa');
   for (int round = 0; round < 2; ++round) {
-    EXPECT_EQ(Hex(HmacSha256("Jefe", "what do ya want for nothing?")),
+    EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    EXPECT_EQ(Hex(HmacSha256(long_key, "Test Using Larger Than Block-Size Key - Hash Key First")),
-              "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-    EXPECT_EQ(Hex(Sha256("abc")),
+    EXPECT_EQ(
+        HexEncode(HmacSha256(long_key, "Test Using Larger Than Block-Size Key - Hash Key First")),
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    EXPECT_EQ(HexEncode(Sha256("abc")),
               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   }
   std::string other;
-  std::thread([&] { other = Hex(HmacSha256("Jefe", "what do ya want for nothing?")); }).join();
+  std::thread([&] {
+    other = HexEncode(HmacSha256("Jefe", "what do ya want for nothing?"));
+  }).join();
   EXPECT_EQ(other, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(ScramTest, HexEncode) {
+  EXPECT_EQ(HexEncode(""), "");
+  EXPECT_EQ(HexEncode(std::string("\x00\x0f\xa5\xff", 4)), "000fa5ff");
 }
 
 TEST(ScramTest, Sha256Hex) {
