@@ -33,6 +33,12 @@ pgbench's own CPU. Below the table: the median over rows of tusk's µs/txn / PgB
 (rows where both were measured).
 Prepared mode is reported "n/a" for PgBouncer once a prepared run fails (1.18 has no
 max_prepared_statements: statements do not survive a change of server connection).
+One-hop floor (--skip-floor to leave out): the -S -M simple 10-client point again, with
+a fourth target, bench/hop.cc's byte relay (built with c++ -O2): one thread and one
+epoll loop that pairs each client with its own server connection and copies bytes,
+with no parsing, pooling or batching, i.e. what the extra hop alone costs on this host;
+and hop's round trip between two processes over a unix socket on one CPU and across
+two (the price of waking a thread on another, possibly idle, CPU).
 Idle-client memory: fresh PgBouncer and router processes get 5,000 client connections
 that log in (startup + SCRAM, raw sockets in asyncio) and stay idle; reported is
 (VmRSS with them - VmRSS after one warm-up client) / 5,000.
@@ -633,36 +639,42 @@ def run_benchmarks(args, pg, poolers, points, logdir, results, notes):
     duration / rounds seconds, the order rotating from round to round and
     point to point, so a slow drift of the machine's speed hits all targets
     alike."""
+    pgb_na = [None]  # set once PgBouncer fails a prepared run
+    for i, point in enumerate(points):
+        res = results.setdefault(point, {})
+        res.update(run_rounds(args, pg, poolers, logdir, point, i, TARGETS, notes, pgb_na))
+    return pgb_na[0]
+
+
+def run_rounds(args, pg, poolers, logdir, point, index, targets, notes, pgb_na):
+    """`args.rounds` rounds of `point`, each running every target for duration /
+    rounds seconds in an order rotated by round and `index`; one combined
+    Result per target. pgb_na[0] records why PgBouncer cannot run prepared."""
+    workload, mode, clients = point
     ports = {"direct": pg.port}
     ports.update({k: p.port for k, p in poolers.items() if p})
-    pgb_prepared_na = None
     seconds = max(1, args.duration // args.rounds)
-    for i, point in enumerate(points):
-        workload, mode, clients = point
-        res = results.setdefault(point, {})
-        runs = {t: [] for t in TARGETS}
-        for rnd in range(args.rounds):
-            k = (i + rnd) % 3
-            for target in TARGETS[k:] + TARGETS[:k]:
-                if runs[target] and (runs[target][-1].error or runs[target][-1].na):
-                    continue  # failed in an earlier round
-                r = run_one(args, pg, poolers, ports, logdir, point, target, seconds,
-                            notes, pgb_prepared_na)
-                if r.na and target == "pgbouncer" and mode == "prepared":
-                    pgb_prepared_na = r.na
-                runs[target].append(r)
-                if r.error or r.na:
-                    state = ("n/a: " + r.na) if r.na else ("error: " + r.error)
-                else:
-                    state = (f"{r.tps:.0f} tps, p50 {r.p50 / 1000:.2f} ms, "
-                             f"p99 {r.p99 / 1000:.2f} ms")
-                    if r.cpu_s is not None and r.txns:
-                        state += f", cpu {r.cpu_s * 1e6 / r.txns:.1f} µs/txn"
-                print(f"  {WORKLOAD_NAMES[workload]:<6} {mode:<8} {clients:>4} clients  "
-                      f"{target:<9} round {rnd + 1}/{args.rounds}: {state}", flush=True)
-        for target in TARGETS:
-            res[target] = combine(runs[target])
-    return pgb_prepared_na
+    runs = {t: [] for t in targets}
+    for rnd in range(args.rounds):
+        k = (index + rnd) % len(targets)
+        for target in targets[k:] + targets[:k]:
+            if runs[target] and (runs[target][-1].error or runs[target][-1].na):
+                continue  # failed in an earlier round
+            r = run_one(args, pg, poolers, ports, logdir, point, target, seconds,
+                        notes, pgb_na[0])
+            if r.na and target == "pgbouncer" and mode == "prepared":
+                pgb_na[0] = r.na
+            runs[target].append(r)
+            if r.error or r.na:
+                state = ("n/a: " + r.na) if r.na else ("error: " + r.error)
+            else:
+                state = (f"{r.tps:.0f} tps, p50 {r.p50 / 1000:.2f} ms, "
+                         f"p99 {r.p99 / 1000:.2f} ms")
+                if r.cpu_s is not None and r.txns:
+                    state += f", cpu {r.cpu_s * 1e6 / r.txns:.1f} µs/txn"
+            print(f"  {WORKLOAD_NAMES[workload]:<6} {mode:<8} {clients:>4} clients  "
+                  f"{target:<9} round {rnd + 1}/{args.rounds}: {state}", flush=True)
+    return {t: combine(runs[t]) for t in targets}
 
 
 def run_one(args, pg, poolers, ports, logdir, point, target, seconds, notes, pgb_prepared_na):
@@ -751,6 +763,64 @@ def print_memory(rows):
         print("goal tusk <= pgbouncer per idle client: MISS (no measurement)")
 
 
+# ---------------------------------------------------------------- one-hop floor
+
+FLOOR_POINT = ("select", "simple", 10)
+FLOOR_TARGETS = ("direct", "relay", "pgbouncer", "tusk")
+
+
+def start_relay(root, pg):
+    """bench/hop.cc built with c++ -O2 and started as `hop relay PORT SOCKET`."""
+    d = os.path.join(root, "hop")
+    os.makedirs(d)
+    binary = os.path.join(d, "hop")
+    run(["c++", "-O2", "-std=c++17", "-o", binary,
+         os.path.join(os.path.dirname(os.path.abspath(__file__)), "hop.cc")])
+    port = free_port()
+    relay = Pooler("hop relay", [binary, "relay", str(port),
+                                 os.path.join(pg.sock, f".s.PGSQL.{pg.port}")],
+                   port, os.path.join(d, "relay.log"))
+    relay.start()
+    return binary, relay
+
+
+def run_floor(args, pg, poolers, root, logdir, notes):
+    """The -S -M simple 10-client point once more, with a byte relay (bench/hop.cc)
+    as a fourth target, and the host's process wake-up round trip (same CPU and
+    across CPUs). Returns (results by target, pingpong line or error)."""
+    binary, relay = start_relay(root, pg)
+    try:
+        _, out = run([binary, "pingpong", "20000"])
+        pingpong = out.strip()
+        targets = {**poolers, "relay": relay}
+        res = run_rounds(args, pg, targets, logdir, FLOOR_POINT, 0, FLOOR_TARGETS, notes,
+                         [None])
+    finally:
+        relay.stop()
+    return res, pingpong
+
+
+def print_floor(res, pingpong):
+    workload, mode, clients = FLOOR_POINT
+    print(f"\none-hop floor: {WORKLOAD_NAMES[workload]} -M {mode}, {clients} clients, "
+          "interleaved rounds as above; relay = bench/hop.cc (one thread, one epoll loop, a "
+          "server connection per client for the session, no parsing, pooling or batching)")
+    print(f"{'target':<10}{'TPS':>9}{'x direct':>10}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'proxy CPU µs/txn':>18}")
+    direct = res.get("direct")
+    for t in FLOOR_TARGETS:
+        r = res.get(t)
+        x = (f"{r.tps / direct.tps:.2f}x" if ok(r) and ok(direct) else "-")
+        cpu = cpu_cell(r) if t != "direct" else "-"
+        print(f"{t:<10}{cell(r, 'tps'):>9}{x:>10}{cell(r, 'p50'):>9}{cell(r, 'p99'):>9}"
+              f"{cpu:>18}")
+    m = re.match(r"same_cpu_us ([0-9.]+) cross_cpu_us (-?[0-9.]+)", pingpong)
+    if m:
+        pingpong = f"same CPU {m.group(1)} µs, across CPUs {m.group(2)} µs"
+    print(f"round trip between two processes (unix socket, 64 bytes, bench/hop.cc "
+          f"pingpong): {pingpong}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tusk", default=os.path.join(os.path.dirname(__file__), "../build/tusk"))
@@ -761,6 +831,8 @@ def main():
     ap.add_argument("--clients", default="10,50,100,500", help="comma-separated client counts")
     ap.add_argument("--quick", action="store_true", help="smoke run: 5 s, 10,50 clients")
     ap.add_argument("--skip-memory", action="store_true", help="no idle-client memory test")
+    ap.add_argument("--skip-floor", action="store_true",
+                    help="no one-hop floor (byte relay at -S simple, 10 clients)")
     ap.add_argument("--only", default="",
                     help="comma-separated rows to run, named like the table: -S/simple, "
                          "TPC-B/prepared, -S -C/simple (default: all)")
@@ -793,7 +865,7 @@ def main():
         points = [p for p in points if f"{WORKLOAD_NAMES[p[0]]}/{p[1]}" in wanted]
         if not points:
             sys.exit(f"router_bench: --only {args.only!r} names no row")
-    results, notes, memory, poolers = {}, {}, None, {}
+    results, notes, memory, poolers, floor = {}, {}, None, {}, None
     load0 = os.getloadavg()[0]
     status, pg, pgb_na = 0, None, None
     started = time.strftime("%Y-%m-%d %H:%M")
@@ -832,6 +904,12 @@ def main():
         for p in poolers.values():
             if p and p.proc.poll() is not None:
                 p.exits.append((p.proc.returncode, " | ".join(tail(p.log, 1))))
+        if not args.skip_floor:
+            print("one-hop floor: byte relay ...", flush=True)
+            try:
+                floor = run_floor(args, pg, poolers, root, logdir, notes)
+            except (RuntimeError, OSError) as e:
+                floor = ({}, f"error: {e}")
         if not args.skip_memory:
             print(f"idle clients: {IDLE_CLIENTS} per pooler ...", flush=True)
             memory = run_memory(args, pg, tusk, root, notes.get("tusk-start"))
@@ -886,6 +964,8 @@ def main():
         print("tusk router log (last lines):")
         for line in router_log:
             print(f"  {line}")
+    if floor is not None:
+        print_floor(*floor)
     if memory is not None:
         print_memory(memory)
     misses = [(p, g) for p in points for g, held in goals(p, results.get(p, {})) if not held]
