@@ -639,17 +639,20 @@ def run_benchmarks(args, pg, poolers, points, logdir, results, notes):
     duration / rounds seconds, the order rotating from round to round and
     point to point, so a slow drift of the machine's speed hits all targets
     alike."""
-    pgb_na = [None]  # set once PgBouncer fails a prepared run
+    pgb_na = None  # why PgBouncer cannot run prepared, once a prepared run failed
     for i, point in enumerate(points):
         res = results.setdefault(point, {})
         res.update(run_rounds(args, pg, poolers, logdir, point, i, TARGETS, notes, pgb_na))
-    return pgb_na[0]
+        if point[1] == "prepared" and res["pgbouncer"].na:
+            pgb_na = res["pgbouncer"].na
+    return pgb_na
 
 
-def run_rounds(args, pg, poolers, logdir, point, index, targets, notes, pgb_na):
+def run_rounds(args, pg, poolers, logdir, point, index, targets, notes, pgb_na=None):
     """`args.rounds` rounds of `point`, each running every target for duration /
     rounds seconds in an order rotated by round and `index`; one combined
-    Result per target. pgb_na[0] records why PgBouncer cannot run prepared."""
+    Result per target (a target that failed or was n/a in a round keeps that).
+    `pgb_na`: why PgBouncer cannot run prepared, if known (it is then n/a)."""
     workload, mode, clients = point
     ports = {"direct": pg.port}
     ports.update({k: p.port for k, p in poolers.items() if p})
@@ -661,9 +664,7 @@ def run_rounds(args, pg, poolers, logdir, point, index, targets, notes, pgb_na):
             if runs[target] and (runs[target][-1].error or runs[target][-1].na):
                 continue  # failed in an earlier round
             r = run_one(args, pg, poolers, ports, logdir, point, target, seconds,
-                        notes, pgb_na[0])
-            if r.na and target == "pgbouncer" and mode == "prepared":
-                pgb_na[0] = r.na
+                        notes, pgb_na)
             runs[target].append(r)
             if r.error or r.na:
                 state = ("n/a: " + r.na) if r.na else ("error: " + r.error)
@@ -793,8 +794,7 @@ def run_floor(args, pg, poolers, root, logdir, notes):
         _, out = run([binary, "pingpong", "20000"])
         pingpong = out.strip()
         targets = {**poolers, "relay": relay}
-        res = run_rounds(args, pg, targets, logdir, FLOOR_POINT, 0, FLOOR_TARGETS, notes,
-                         [None])
+        res = run_rounds(args, pg, targets, logdir, FLOOR_POINT, 0, FLOOR_TARGETS, notes)
     finally:
         relay.stop()
     return res, pingpong
@@ -807,10 +807,10 @@ def print_floor(res, pingpong):
           "server connection per client for the session, no parsing, pooling or batching)")
     print(f"{'target':<10}{'TPS':>9}{'x direct':>10}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'proxy CPU µs/txn':>18}")
-    direct = res.get("direct")
     for t in FLOOR_TARGETS:
         r = res.get(t)
-        x = (f"{r.tps / direct.tps:.2f}x" if ok(r) and ok(direct) else "-")
+        x = ratio(r, res.get("direct"))
+        x = "-" if x is None else f"{x:.2f}x"
         cpu = cpu_cell(r) if t != "direct" else "-"
         print(f"{t:<10}{cell(r, 'tps'):>9}{x:>10}{cell(r, 'p50'):>9}{cell(r, 'p99'):>9}"
               f"{cpu:>18}")
