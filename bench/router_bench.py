@@ -259,7 +259,7 @@ def start_pgbouncer(root, pg, pool, server_socket):
     return b
 
 
-def start_router(root, tusk, pg, pool, server_socket, tag, workers=0):
+def start_router(root, tusk, pg, pool, server_socket, tag, workers=0, pipeline_depth=0):
     d = os.path.join(root, f"router-{tag}")
     os.makedirs(d)
     port = free_port()
@@ -271,6 +271,7 @@ def start_router(root, tusk, pg, pool, server_socket, tag, workers=0):
         "instance": "bench", "listen": "127.0.0.1", "port": port, "mode": "transaction",
         "pool_size": pool, "workers": workers, "max_client_connections": 10000,
         "client_auth": "scram-sha-256", "tls_mode": "disable",
+        "pipeline_depth": pipeline_depth,
         "primary": {"host": pg.sock if server_socket == "unix" else "127.0.0.1",
                     "port": pg.port},
         "secrets_file": secrets_file,
@@ -716,7 +717,8 @@ def run_memory(args, pg, tusk, root, tusk_error):
                                                        args.server_socket))]
     if tusk_error is None:
         factories.append(("tusk", lambda: start_router(root, tusk, pg, POOL, args.server_socket,
-                                                       "mem", args.router_workers)))
+                                                       "mem", args.router_workers,
+                                                       args.pipeline_depth)))
     os.makedirs(root + "/mem", exist_ok=True)
     for name, factory in factories:
         try:
@@ -839,6 +841,8 @@ def main():
     ap.add_argument("--pg-bin", default="/usr/lib/postgresql/15/bin")
     ap.add_argument("--router-workers", type=int, default=0,
                     help="the router's worker threads (default 0: one per CPU)")
+    ap.add_argument("--pipeline-depth", type=int, default=0,
+                    help="the router's pipeline_depth (0: off)")
     ap.add_argument("--server-socket", choices=("unix", "tcp"), default="unix",
                     help="how both poolers reach PostgreSQL")
     args = ap.parse_args()
@@ -886,7 +890,7 @@ def main():
         poolers["pgbouncer"] = start_pgbouncer(root, pg, POOL, args.server_socket)
         try:
             poolers["tusk"] = start_router(root, tusk, pg, POOL, args.server_socket, "bench",
-                                           args.router_workers)
+                                           args.router_workers, args.pipeline_depth)
         except (RuntimeError, OSError) as e:
             poolers["tusk"] = None
             notes["tusk-start"] = str(e)

@@ -21,7 +21,7 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
 jobs="${JOBS:-2}"
-targets=(config_fuzz sql_script_fuzz agent_spec_fuzz protocol_fuzz router_spec_fuzz)
+targets=(config_fuzz sql_script_fuzz agent_spec_fuzz protocol_fuzz router_spec_fuzz pipeline_sql_fuzz)
 # Per-target multiple of SECONDS_PER_TARGET (default 1).
 declare -A time_factor=([protocol_fuzz]=2)
 
@@ -38,7 +38,8 @@ fi
 rm -f "$log"
 
 # Seeds: examples for the config loader and the SQL splitter; a small spec for
-# the agent and the router; startup packets, message streams and SCRAM halves for the codec.
+# the agent and the router; startup packets, message streams and SCRAM halves for the codec;
+# pgbench's queries and quoting/comment/multi-statement cases for the pipelining classifier.
 seed_dir() {
   local t="$1" dir="$2"
   mkdir -p "$dir"
@@ -64,6 +65,11 @@ JSON
  "status_file": "/s/.agent/main.router.status.json", "pid_file": "/s/.run/main.router.pid"}
 JSON
       echo '{"instance": "m", "port": 1, "tls_mode": "disable", "primary": {"host": "h", "port": 2}, "secrets_file": "s"}' >"$dir/min.json" ;;
+    pipeline_sql_fuzz)
+      printf '%s' 'SELECT abalance FROM pgbench_accounts WHERE aid = 4242;' >"$dir/select.sql"
+      printf '%s' 'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 1;' >"$dir/update.sql"
+      printf '%s' "/* a /* b */ */ with x as (select 'it''s;' as \"q\"\"\") table x -- c" >"$dir/quotes.sql"
+      printf '%s' "SELECT 1; BEGIN; SELECT \$\$x\$\$, E'\\'', currval('s')" >"$dir/multi.sql" ;;
     protocol_fuzz) python3 - "$dir" <<'PY' ;;
 import base64, struct, sys
 d = sys.argv[1]

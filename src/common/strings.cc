@@ -105,4 +105,26 @@ bool IsSimpleIdentifier(std::string_view s) {
   return true;
 }
 
+size_t SkipSqlComment(std::string_view sql, size_t i) {
+  const size_t n = sql.size();
+  if (sql[i] == '-') {
+    while (i < n && sql[i] != '\n' && sql[i] != '\r') ++i;
+    return i;
+  }
+  size_t depth = 1;
+  i += 2;
+  while (i < n) {
+    if (sql[i] == '/' && i + 1 < n && sql[i + 1] == '*') {
+      ++depth;
+      i += 2;
+    } else if (sql[i] == '*' && i + 1 < n && sql[i + 1] == '/') {
+      i += 2;
+      if (--depth == 0) return i;
+    } else {
+      ++i;
+    }
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace tusk

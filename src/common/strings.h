@@ -36,4 +36,11 @@ std::string QuoteLiteral(std::string_view value);
 /// True for a plain lowercase SQL identifier usable unquoted: [a-z_][a-z0-9_]*, ≤ 63 bytes.
 bool IsSimpleIdentifier(std::string_view s);
 
+/// `sql[i]` starts an SQL comment ("--" or "/*"): returns the index just past
+/// it (a line comment ends before its newline, \n or \r), or
+/// std::string_view::npos when a block comment is unterminated. Block
+/// comments nest, as in PostgreSQL (docs, §4.1.5 Comments).
+/// REQUIRES: i + 1 < sql.size() and sql.substr(i, 2) is "--" or "/*".
+size_t SkipSqlComment(std::string_view sql, size_t i);
+
 }  // namespace tusk

@@ -871,6 +871,8 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
                   "server_lifetime",
                   "server_idle_timeout",
                   "connect_timeout",
+                  "pipeline_depth",
+                  "pipeline_busy_limit",
                   "client_auth",
                   "admin_roles",
                   "tls",
@@ -905,6 +907,7 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
       {"pool_size", &r.pool_size, 1, 262143},
       {"max_client_connections", &r.max_client_connections, 1, 1000000},
       {"workers", &r.workers, 0, 1024},
+      {"pipeline_depth", &r.pipeline_depth, 0, 64},
   };
   for (const auto& [key, field, min, max] : counts) {
     if (f.Has(key)) *field = Integer(f.Get(key), Child(path, key), min, max);
@@ -917,15 +920,22 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
       {"server_lifetime", &r.server_lifetime_ms},
       {"server_idle_timeout", &r.server_idle_timeout_ms},
       {"connect_timeout", &r.connect_timeout_ms},
+      {"pipeline_busy_limit", &r.pipeline_busy_limit_ms},
   };
   for (const auto& [key, field] : durations) {
     if (f.Has(key)) *field = Duration(f.Get(key), Child(path, key));
   }
-  // No "off" for these two: a connection attempt or a server connection
-  // must end some time.
+  // No "off" for these: a connection attempt or a server connection must
+  // end some time, and a queued request must not wait behind a query of
+  // any length.
   for (const auto& [key, ms] : {std::pair{"connect_timeout", r.connect_timeout_ms},
-                                std::pair{"server_lifetime", r.server_lifetime_ms}}) {
-    if (ms == 0) Fail(f.Get(key), Child(path, key), "must be more than 0");
+                                std::pair{"server_lifetime", r.server_lifetime_ms},
+                                std::pair{"pipeline_busy_limit", r.pipeline_busy_limit_ms}}) {
+    if (f.Has(key) && ms == 0) Fail(f.Get(key), Child(path, key), "must be more than 0");
+  }
+  if (r.pipeline_depth > 0 && r.mode == RouterMode::kSession) {
+    Fail(f.Get("pipeline_depth"), Child(path, "pipeline_depth"),
+         "needs mode: transaction (a session holds its server connection)");
   }
   if (f.Has("client_auth")) {
     static const RouterClientAuth kAuth[] = {RouterClientAuth::kScramSha256, RouterClientAuth::kMd5,

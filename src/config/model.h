@@ -134,6 +134,12 @@ struct Router {
   int64_t server_lifetime_ms = 3600000;
   int64_t server_idle_timeout_ms = 600000;
   int64_t connect_timeout_ms = 5000;
+  /// Transaction mode: autocommit requests of different clients that may be
+  /// queued on one server connection (`pipeline_depth`); 0 = off.
+  int pipeline_depth = 0;
+  /// A server connection whose oldest queued request has run this long takes
+  /// no more queued requests (`pipeline_busy_limit`), ms.
+  int64_t pipeline_busy_limit_ms = 1;
   RouterClientAuth client_auth = RouterClientAuth::kScramSha256;
   std::vector<std::string> admin_roles;  ///< resolved: [superuser] when not given
   RouterTlsMode tls_mode = RouterTlsMode::kAllow;

@@ -83,6 +83,13 @@ void AppendTarget(std::string& out, char type, char kind, std::string_view name)
   AppendCString(out, name);
 }
 
+std::optional<ExecuteMessage> ParseExecute(std::string_view body) {
+  Reader r(body);
+  ExecuteMessage m;
+  if (!r.ReadCString(&m.portal) || !r.ReadInt32(&m.max_rows) || !r.at_end()) return std::nullopt;
+  return m;
+}
+
 std::optional<std::string_view> ParseQuery(std::string_view body) {
   return ParseSingleCString(body);
 }

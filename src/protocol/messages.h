@@ -46,6 +46,14 @@ std::optional<TargetMessage> ParseTarget(std::string_view body);
 /// Appends a Describe ('D') or Close ('C') message: AppendTarget(out, 'C', 'S', name).
 void AppendTarget(std::string& out, char type, char kind, std::string_view name);
 
+/// Frontend 'E' Execute: the portal and the row limit (0 = all rows).
+/// Source: PostgreSQL docs, Protocol §55.7 Message Formats.
+struct ExecuteMessage {
+  std::string_view portal;
+  int32_t max_rows = 0;
+};
+std::optional<ExecuteMessage> ParseExecute(std::string_view body);
+
 /// Frontend 'Q' Query: the SQL text (without its NUL).
 std::optional<std::string_view> ParseQuery(std::string_view body);
 

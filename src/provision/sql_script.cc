@@ -3,7 +3,10 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <cctype>
+
+#include "common/strings.h"
 
 namespace tusk::provision {
 namespace {
@@ -96,23 +99,8 @@ std::vector<SqlStatement> SplitSqlScript(std::string_view s) {
   const size_t n = s.size();
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '-' && i + 1 < n && s[i + 1] == '-') {  // line comment
-      while (i < n && s[i] != '\n') ++i;
-      continue;
-    }
-    if (c == '/' && i + 1 < n && s[i + 1] == '*') {  // nested block comment
-      int depth = 0;
-      while (i < n) {
-        if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
-          ++depth;
-          i += 2;
-        } else if (s[i] == '*' && i + 1 < n && s[i + 1] == '/') {
-          i += 2;
-          if (--depth == 0) break;
-        } else {
-          ++i;
-        }
-      }
+    if ((c == '-' || c == '/') && i + 1 < n && s[i + 1] == (c == '-' ? '-' : '*')) {
+      i = std::min(SkipSqlComment(s, i), n);  // an unterminated comment runs to the end
       continue;
     }
     if (std::isspace(c)) {

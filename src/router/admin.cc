@@ -145,13 +145,14 @@ AdminOutcome RunAdminCommand(std::string_view sql, Worker& worker, std::string& 
            std::to_string(s.bytes_received.value()), std::to_string(s.bytes_sent.value()),
            Avg(x.sum_us, x.count), Avg(q.sum_us, q.count), Avg(w.sum_us, w.count),
            std::to_string(s.wait_timeouts.value()), std::to_string(s.server_connects.value()),
-           std::to_string(s.server_errors.value())});
+           std::to_string(s.server_errors.value()), std::to_string(s.pipelined.value())});
     }
-    AppendTable(out,
-                {"database", "user", "port", "total_xact_count", "total_query_count",
-                 "total_received", "total_sent", "avg_xact_time_us", "avg_query_time_us",
-                 "avg_wait_time_us", "wait_timeouts", "server_connects", "server_errors"},
-                rows, "SHOW");
+    AppendTable(
+        out,
+        {"database", "user", "port", "total_xact_count", "total_query_count", "total_received",
+         "total_sent", "avg_xact_time_us", "avg_query_time_us", "avg_wait_time_us", "wait_timeouts",
+         "server_connects", "server_errors", "pipelined"},
+        rows, "SHOW");
     return AdminOutcome::kDone;
   }
   if (verb == "SHOW" && arg == "LATENCY") {

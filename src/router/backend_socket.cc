@@ -1,4 +1,5 @@
-// ConnectBackend: opening a socket to a PostgreSQL server (TCP or unix).
+// ConnectBackend and SendCancel: opening a socket to a PostgreSQL server
+// (TCP or unix).
 #include "router/backend_socket.h"
 
 #include <arpa/inet.h>
@@ -11,6 +12,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
+
+#include "protocol/wire.h"
 
 namespace tusk::router {
 
@@ -73,6 +77,23 @@ int ConnectBackend(const Backend& b, bool blocking, std::string* error) {
     return -1;
   }
   return fd;
+}
+
+void SendCancel(Backend b, int32_t pid, int32_t key) {
+  std::thread([b, pid, key] {
+    std::string error;
+    int fd = ConnectBackend(b, /*blocking=*/true, &error);
+    if (fd < 0) return;
+    std::string packet;
+    protocol::AppendCancelRequest(packet, pid, key);
+    if (send(fd, packet.data(), packet.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(packet.size())) {
+      char c;
+      ssize_t r = recv(fd, &c, 1, 0);  // the server closes once it has the request
+      (void)r;
+    }
+    close(fd);
+  }).detach();
 }
 
 }  // namespace tusk::router

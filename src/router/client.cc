@@ -20,6 +20,7 @@
 #include "protocol/startup.h"
 #include "router/admin.h"
 #include "router/backend_socket.h"
+#include "router/pipeline_sql.h"
 #include "router/server.h"
 #include "router/worker.h"
 
@@ -71,6 +72,7 @@ PreparedStatement MakeStatement(const protocol::ParseMessage& m) {
   PreparedStatement st;
   st.server_name = ServerStatementName(m.query, m.param_types);
   protocol::AppendParse(st.parse, st.server_name, m.query, m.param_types);
+  st.pipeline_safe = PipelineSafeSql(m.query);
   return st;
 }
 
@@ -145,25 +147,6 @@ Keyword FirstKeyword(std::string_view sql) {
   }
 }
 
-/// Delivers PostgreSQL's CancelRequest for (pid, key) to `b` from a short
-/// detached thread (a blocking connect must not stall the event loop).
-void SendCancel(Backend b, int32_t pid, int32_t key) {
-  std::thread([b, pid, key] {
-    std::string error;
-    int fd = ConnectBackend(b, /*blocking=*/true, &error);
-    if (fd < 0) return;
-    std::string packet;
-    protocol::AppendCancelRequest(packet, pid, key);
-    if (send(fd, packet.data(), packet.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(packet.size())) {
-      char c;
-      ssize_t r = recv(fd, &c, 1, 0);  // the server closes once it has the request
-      (void)r;
-    }
-    close(fd);
-  }).detach();
-}
-
 }  // namespace
 
 ClientConn::ClientConn(Worker* worker, int fd, const sockaddr_storage& peer, bool readonly_port,
@@ -199,6 +182,10 @@ void ClientConn::FlushAtBatchEnd() {
 void ClientConn::OnBatchEnd() {
   flush_queued_ = false;
   Flush();
+  if (pump_queued_) {
+    pump_queued_ = false;
+    if (state_ == ClientState::kReady) Pump();
+  }
 }
 
 bool ClientConn::Throttled() const { return out_.size() >= kBackPressureBytes; }
@@ -272,7 +259,10 @@ void ClientConn::Pump() {
     if (state_ == ClientState::kClosed) break;
     if (!out_.empty()) Flush();
     if (state_ == ClientState::kClosed || closing_) break;
-    if (state_ == ClientState::kWaiting || state_ == ClientState::kLogin) break;
+    if (state_ == ClientState::kWaiting || state_ == ClientState::kLogin ||
+        state_ == ClientState::kQueued) {
+      break;
+    }
     if (server_ != nullptr && server_->Throttled()) break;
     if (progressed) continue;
     if (!readable_) break;
@@ -322,6 +312,14 @@ void ClientConn::DetachFromPool() {
     default:
       break;
   }
+  if (state_ == ClientState::kQueued && server_ != nullptr) {
+    // The request is autocommit: it finishes on the server, unanswered.
+    server_->Disown(this);
+    server_->backend()->outstanding--;
+    server_ = nullptr;
+    pool_->stats().clients_active.Add(-1);
+    return;
+  }
   if (server_ != nullptr) {
     ServerConn* s = server_;
     server_ = nullptr;
@@ -363,6 +361,7 @@ void ClientConn::Terminate() {
 
 void ClientConn::ServerLost(const std::string& why) {
   // The server already closed itself and fixed its own counters.
+  if (state_ == ClientState::kQueued && server_ != nullptr) server_->backend()->outstanding--;
   server_ = nullptr;
   pool_->stats().clients_active.Add(-1);
   state_ = ClientState::kClosing;
@@ -721,6 +720,15 @@ std::string ClientConn::PreludeFor(ServerConn* s) {
   return sql;
 }
 
+void ClientConn::EndWait() {
+  int64_t now = NowUs();
+  if (wait_start_us_ != 0) {
+    pool_->stats().wait_us.Record(static_cast<uint64_t>(now - wait_start_us_));
+    wait_start_us_ = 0;
+  }
+  link_us_ = now;
+}
+
 void ClientConn::Link(ServerConn* s) {
   bool was_login = state_ == ClientState::kLogin;
   if (state_ == ClientState::kReady) pool_->stats().clients_idle.Add(-1);
@@ -730,12 +738,7 @@ void ClientConn::Link(ServerConn* s) {
   s->backend()->outstanding++;
   pool_->stats().clients_active.Add(1);
   pool_->stats().servers_active.Add(1);
-  int64_t now = NowUs();
-  if (wait_start_us_ != 0) {
-    pool_->stats().wait_us.Record(static_cast<uint64_t>(now - wait_start_us_));
-    wait_start_us_ = 0;
-  }
-  link_us_ = now;
+  EndWait();
   std::string prelude = PreludeFor(s);
   if (!prelude.empty()) s->SendPrelude(prelude);
   state_ = ClientState::kActive;
@@ -773,6 +776,12 @@ void ClientConn::Unlink() {
 
 void ClientConn::CancelQuery() {
   if (server_ == nullptr || server_->backend_pid() == 0) return;
+  if (state_ == ClientState::kQueued) {
+    if (cancelled_busy_us_ == link_us_) return;  // query_timeout: once per request
+    cancelled_busy_us_ = link_us_;
+    server_->CancelFor(this);
+    return;
+  }
   int64_t busy = server_->busy_since_us();
   if (busy != 0 && busy == cancelled_busy_us_) return;  // query_timeout: once per query
   cancelled_busy_us_ = busy;
@@ -827,12 +836,19 @@ bool ClientConn::HandleRequests() {
           continue;
         }
       }
+      pipeline_bytes_ = 0;
+      if (settings_->spec.pipeline_depth > 0 && settings_->spec.mode == PoolMode::kTransaction) {
+        int64_t n = PipelineRequestBytes();
+        if (n < 0) return progressed;  // read the rest of the request first
+        pipeline_bytes_ = static_cast<size_t>(n);
+      }
       wait_start_us_ = NowUs();
       state_ = ClientState::kWaiting;
       pool_->stats().clients_idle.Add(-1);
       worker_->RequestServer(this);
+      if (state_ == ClientState::kQueued) return true;
       if (state_ != ClientState::kActive) {
-        return progressed;  // waiting; Link() resumes us
+        return progressed;  // waiting; Link() or StartPipelined() resumes us
       }
     }
     std::string_view frame = in_.view().substr(0, f.size());
@@ -844,6 +860,104 @@ bool ClientConn::HandleRequests() {
   }
   if (server_ != nullptr) server_->Flush();
   return progressed;
+}
+
+int64_t ClientConn::PipelineRequestBytes() const {
+  // Anything that could leave state behind on the server for the next
+  // client (a transaction, a named portal, a statement of another client's
+  // unnamed Parse) is not queueable.
+  constexpr size_t kMaxRequestBytes = 64 << 10;
+  std::string_view rest = in_.view();
+  const uint32_t max = settings_->spec.max_message_bytes;
+  size_t total = 0;
+  bool unnamed_parsed = false;
+  // A statement this request may use: its own unnamed Parse, or one of the
+  // client's named statements whose query is queueable.
+  auto statement_ok = [&](std::string_view name) {
+    if (name.empty()) return unnamed_parsed;
+    auto it = statements_.find(std::string(name));
+    return it != statements_.end() && it->second.pipeline_safe;
+  };
+  for (;;) {
+    protocol::Frame f = protocol::ScanFrame(rest, max);
+    if (f.status == protocol::FrameStatus::kBadLength) return 0;  // reported when forwarded
+    if (f.status == protocol::FrameStatus::kNeedMore) {
+      return readable_ && total + rest.size() < kMaxRequestBytes ? -1 : 0;
+    }
+    total += f.size();
+    rest.remove_prefix(f.size());
+    if (total > kMaxRequestBytes) return 0;
+    switch (f.type) {
+      case 'Q': {
+        if (total != f.size()) return 0;  // only as the whole request
+        auto q = protocol::ParseQuery(f.body);
+        return q && PipelineSafeSql(*q) ? static_cast<int64_t>(total) : 0;
+      }
+      case 'P': {
+        auto m = protocol::ParseParse(f.body);
+        if (!m || !PipelineSafeSql(m->query)) return 0;
+        if (m->name.empty()) unnamed_parsed = true;
+        break;
+      }
+      case 'B': {
+        auto m = protocol::ParseBind(f.body);
+        if (!m || !m->portal.empty() || !statement_ok(m->statement)) return 0;
+        break;
+      }
+      case 'D': {
+        auto m = protocol::ParseTarget(f.body);
+        if (!m || (m->kind == 'P' ? !m->name.empty() : !statement_ok(m->name))) return 0;
+        break;
+      }
+      case 'E': {
+        auto m = protocol::ParseExecute(f.body);
+        if (!m || !m->portal.empty()) return 0;
+        break;
+      }
+      case 'S':
+        return total == f.size() ? 0 : static_cast<int64_t>(total);
+      default:
+        return 0;
+    }
+  }
+}
+
+void ClientConn::StartPipelined(ServerConn* s) {
+  server_ = s;
+  state_ = ClientState::kQueued;
+  s->backend()->outstanding++;
+  pool_->stats().clients_active.Add(1);
+  EndWait();
+  if (s->queued() > 0) pool_->stats().pipelined.Add();
+  std::string prelude = PreludeFor(s);
+  if (!prelude.empty()) s->SendPrelude(prelude);
+  s->OwnOpenSegment(this);
+  size_t left = pipeline_bytes_;
+  pipeline_bytes_ = 0;
+  const uint32_t max = settings_->spec.max_message_bytes;
+  while (left > 0) {
+    protocol::Frame f = protocol::ScanFrame(in_.view(), max);  // complete: checked when queued
+    std::string_view frame = in_.view().substr(0, f.size());
+    if (!ForwardMessage(f.type, frame, f.body)) return;
+    in_.Consume(f.size());
+    left -= f.size();
+  }
+  s->FlushAtBatchEnd();  // a failure closes `s`, which fails this client (ServerLost)
+}
+
+void ClientConn::PipelineEnded(ServerConn* s) {
+  if (state_ != ClientState::kQueued || server_ != s) return;
+  server_ = nullptr;
+  s->backend()->outstanding--;
+  state_ = ClientState::kReady;
+  pool_->stats().clients_active.Add(-1);
+  pool_->stats().clients_idle.Add(1);
+  pool_->stats().transaction_us.Record(static_cast<uint64_t>(NowUs() - link_us_));
+  pool_->stats().transactions.Add();
+  if (!in_.empty() || readable_) {
+    pump_queued_ = true;  // not now: `s` is in the middle of reading responses
+    FlushAtBatchEnd();
+  }
 }
 
 int ClientConn::AnswerLocally() {

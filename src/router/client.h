@@ -6,7 +6,10 @@
 // the pool's ParameterStatus values, first client of a pool only) → kReady
 // (logged in, no server: in its worker's client table only) ⇄ kWaiting (a
 // request is buffered; in its worker's waiter queue for the pool) ⇄ kActive
-// (linked to a ServerConn) → kClosed. Admin sessions (database `tusk`) live
+// (linked to a ServerConn) → kClosed. With `pipeline_depth` set, a request
+// that may share a server (pipeline_sql.h) goes kReady/kWaiting → kQueued
+// (queued on a pipelining ServerConn) → kReady instead of linking one.
+// Admin sessions (database `tusk`) live
 // in kAdmin. Owned by the worker that accepted it until login, then (kMoving)
 // by its pool's home worker. Not synchronized.
 //
@@ -46,6 +49,7 @@ enum class ClientState {
   kReady,         ///< logged in, no server linked
   kWaiting,       ///< in the pool's waiter queue of its worker
   kActive,        ///< linked to `server`
+  kQueued,        ///< request queued on the pipelining `server`; in its segments only
   kAdmin,         ///< admin console session (database `tusk`)
   kClosing,       ///< FATAL queued; flushing, then closed; in no pool list
   kMoving,        ///< logged in, being handed to its pool's home worker
@@ -54,8 +58,9 @@ enum class ClientState {
 
 /// A named prepared statement as the client created it.
 struct PreparedStatement {
-  std::string server_name;  ///< "tusk_<hash>", shared by identical statements
-  std::string parse;        ///< a complete Parse message under server_name
+  std::string server_name;     ///< "tusk_<hash>", shared by identical statements
+  std::string parse;           ///< a complete Parse message under server_name
+  bool pipeline_safe = false;  ///< its query passes PipelineSafeSql
 };
 
 class ClientConn : public IoHandler {
@@ -122,6 +127,20 @@ class ClientConn : public IoHandler {
   void Resume();
   /// Cancels the query running for this client (CancelRequest to its backend).
   void CancelQuery();
+
+  // ---- Pipelining (transaction mode, pipeline_depth > 0). ----
+  /// Bytes of the buffered request when it may be queued behind other
+  /// clients' requests on one server connection, else 0. Set when the
+  /// client asks for a server (kWaiting).
+  size_t pipeline_bytes() const { return pipeline_bytes_; }
+  /// Called by the worker: queues the buffered request on `server`
+  /// (kWaiting → kQueued).
+  void StartPipelined(ServerConn* server);
+  /// Called by `server` at the ReadyForQuery ending this client's request
+  /// (kQueued → kReady); the next request is read at the batch end.
+  void PipelineEnded(ServerConn* server);
+  /// When the current request was queued or the server linked (µs).
+  int64_t request_start_us() const { return link_us_; }
   /// Tracked parameter values (startup parameters, SET, ParameterStatus).
   std::map<std::string, std::string>& params() { return params_; }
   /// Buffer sizes and server segment state, for SHOW CLIENTS.
@@ -155,9 +174,17 @@ class ClientConn : public IoHandler {
   /// Answers a Parse/Close(statement)…Sync batch without a server: 1 done,
   /// 0 not such a batch, -1 batch incomplete (read more).
   int AnswerLocally();
+  /// Size of a complete queueable request at the head of `in_`: one simple
+  /// Query, or Parse/Bind/Describe/Execute messages up to Sync with unnamed
+  /// portals, each statement passing PipelineSafeSql. 0 when not
+  /// queueable, -1 when incomplete while more bytes may be read.
+  int64_t PipelineRequestBytes() const;
   bool ForwardMessage(char type, std::string_view frame, std::string_view body);
   bool RewriteForTransactionMode(char type, std::string_view body);
   std::string PreludeFor(ServerConn* s);
+  /// A server was assigned: records the pool wait (if any) and starts the
+  /// request's clock (link_us_).
+  void EndWait();
   void EnsurePrepared(const PreparedStatement& st);
   void ProtocolViolation(const std::string& message);
   void Terminate();
@@ -179,6 +206,7 @@ class ClientConn : public IoHandler {
   ServerConn* server_ = nullptr;
   std::map<std::string, std::string> params_;
   std::unordered_map<std::string, PreparedStatement> statements_;
+  size_t pipeline_bytes_ = 0;                     ///< see pipeline_bytes()
   std::unique_ptr<protocol::ScramServer> scram_;  ///< during authentication only
   /// A role verified with the auth query's verifier: that verifier's
   /// ServerKey during authentication, then the keys that log servers in.
@@ -201,6 +229,7 @@ class ClientConn : public IoHandler {
   bool readable_ = false;
   bool closing_ = false;       ///< flush out_, then close
   bool flush_queued_ = false;  ///< AtBatchEnd() asked for this batch
+  bool pump_queued_ = false;   ///< read the next request at the batch end (PipelineEnded)
   bool abandoned_ = false;     ///< see Abandon()
   bool in_pump_ = false;
   bool pause_waiting_ = false;  ///< admin: PAUSE sent, reply pending

@@ -54,6 +54,7 @@ struct PoolStats {
   metrics::Counter bytes_received;    ///< from clients, bytes
   metrics::Counter bytes_sent;        ///< to clients, bytes
   metrics::Counter wait_timeouts;     ///< clients failed by pool_wait_timeout
+  metrics::Counter pipelined;         ///< requests queued behind another client's (pipeline_depth)
   metrics::Counter server_connects;   ///< server connections opened
   metrics::Counter server_errors;     ///< server connections failed or lost
   metrics::Gauge clients_active;      ///< clients linked to a server

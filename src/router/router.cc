@@ -213,6 +213,9 @@ std::string RenderPrometheus(SharedState& shared) {
               s.server_connects.value());
     w.Counter("tusk_router_server_errors_total", "Server connections failed or lost", l,
               s.server_errors.value());
+    w.Counter("tusk_router_pipelined_total",
+              "Requests queued on a server connection behind another client's", l,
+              s.pipelined.value());
     w.Gauge("tusk_router_clients_active", "Clients linked to a server", l,
             s.clients_active.value());
     w.Gauge("tusk_router_clients_waiting", "Clients waiting for a server", l,

@@ -141,6 +141,8 @@ RouterSpec Parse(const json& doc) {
             "server_lifetime_ms",
             "server_idle_timeout_ms",
             "connect_timeout_ms",
+            "pipeline_depth",
+            "pipeline_busy_limit_ms",
             "max_message_bytes",
             "client_auth",
             "admin_roles",
@@ -179,6 +181,12 @@ RouterSpec Parse(const json& doc) {
   };
   for (const auto& [key, field] : durations) *field = o.Integer(key, 0, kInt64Max, *field);
   s.connect_timeout_ms = o.Integer("connect_timeout_ms", 1, kInt64Max, s.connect_timeout_ms);
+  s.pipeline_depth = static_cast<int>(o.Integer("pipeline_depth", 0, 64, s.pipeline_depth));
+  s.pipeline_busy_limit_ms =
+      o.Integer("pipeline_busy_limit_ms", 1, kInt64Max, s.pipeline_busy_limit_ms);
+  if (s.pipeline_depth > 0 && s.mode != PoolMode::kTransaction) {
+    Bad("pipeline_depth", "needs mode transaction");
+  }
   s.max_message_bytes = static_cast<uint32_t>(
       o.Integer("max_message_bytes", kMinMessageBytes, kMaxMessageBytes, s.max_message_bytes));
   s.client_auth =
@@ -282,6 +290,8 @@ std::string RenderRouterSpec(const RouterSpec& s) {
       {"server_lifetime_ms", s.server_lifetime_ms},
       {"server_idle_timeout_ms", s.server_idle_timeout_ms},
       {"connect_timeout_ms", s.connect_timeout_ms},
+      {"pipeline_depth", s.pipeline_depth},
+      {"pipeline_busy_limit_ms", s.pipeline_busy_limit_ms},
       {"max_message_bytes", s.max_message_bytes},
       {"client_auth", kAuths[static_cast<size_t>(s.client_auth)]},
       {"admin_roles", s.admin_roles},

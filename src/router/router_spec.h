@@ -40,28 +40,33 @@ struct RouterSpec {
   int port = 0;                      ///< read-write port (required)
   int readonly_port = 0;             ///< 0 = no read-only port
   PoolMode mode = PoolMode::kTransaction;
-  int workers = 0;                   ///< event-loop threads; 0 = number of CPUs
-  int pool_size = 20;                ///< server connections per (database, role), all threads
+  int workers = 0;     ///< event-loop threads; 0 = number of CPUs
+  int pool_size = 20;  ///< server connections per (database, role), all threads
   int max_client_connections = 10000;
-  int64_t pool_wait_timeout_ms = 30000;        ///< 0 = wait forever
-  int64_t idle_client_timeout_ms = 0;          ///< 0 = off
-  int64_t idle_transaction_timeout_ms = 0;     ///< 0 = off
-  int64_t query_timeout_ms = 0;                ///< 0 = off
-  int64_t server_lifetime_ms = 3600000;        ///< close server connections older than this when idle
-  int64_t server_idle_timeout_ms = 600000;     ///< close server connections idle this long
-  int64_t connect_timeout_ms = 5000;           ///< towards PostgreSQL
-  uint32_t max_message_bytes = 64u << 20;      ///< larger messages are 08P01
+  int64_t pool_wait_timeout_ms = 30000;     ///< 0 = wait forever
+  int64_t idle_client_timeout_ms = 0;       ///< 0 = off
+  int64_t idle_transaction_timeout_ms = 0;  ///< 0 = off
+  int64_t query_timeout_ms = 0;             ///< 0 = off
+  int64_t server_lifetime_ms = 3600000;     ///< close server connections older than this when idle
+  int64_t server_idle_timeout_ms = 600000;  ///< close server connections idle this long
+  int64_t connect_timeout_ms = 5000;        ///< towards PostgreSQL
+  /// Transaction mode: how many autocommit requests of different clients
+  /// may be queued on one server connection (pipeline.h); 0 = off.
+  int pipeline_depth = 0;
+  /// A server whose oldest queued request has run this long takes no more.
+  int64_t pipeline_busy_limit_ms = 1;
+  uint32_t max_message_bytes = 64u << 20;  ///< larger messages are 08P01
   ClientAuth client_auth = ClientAuth::kScramSha256;
-  std::vector<std::string> admin_roles;        ///< may use the `tusk` admin database
+  std::vector<std::string> admin_roles;  ///< may use the `tusk` admin database
   TlsMode tls_mode = TlsMode::kAllow;
-  std::string tls_cert_file;                   ///< PEM; required unless kDisable
-  std::string tls_key_file;                    ///< PEM; required unless kDisable
-  bool server_tls = false;                     ///< sslmode=require towards PostgreSQL
-  int metrics_port = 0;                        ///< Prometheus /metrics; 0 = off
+  std::string tls_cert_file;  ///< PEM; required unless kDisable
+  std::string tls_key_file;   ///< PEM; required unless kDisable
+  bool server_tls = false;    ///< sslmode=require towards PostgreSQL
+  int metrics_port = 0;       ///< Prometheus /metrics; 0 = off
   std::string metrics_listen = "127.0.0.1";
-  Backend primary;                             ///< read-write target
-  std::vector<Backend> standbys;               ///< read-only targets
-  std::string secrets_file;                    ///< {"roles": {name: password}}, mode 0600
+  Backend primary;                ///< read-write target
+  std::vector<Backend> standbys;  ///< read-only targets
+  std::string secrets_file;       ///< {"roles": {name: password}}, mode 0600
   /// Auth query (PgBouncer's auth_user/auth_query): for a role not in the
   /// secrets file, connect to `auth_database` as `auth_user` (password from
   /// the secrets file) and run `auth_query` with $1 = the role name,
@@ -71,8 +76,8 @@ struct RouterSpec {
   std::string auth_user;
   std::string auth_database;
   std::string auth_query;
-  std::string status_file;                     ///< router writes its status JSON here
-  std::string pid_file;                        ///< router writes its pid here
+  std::string status_file;  ///< router writes its status JSON here
+  std::string pid_file;     ///< router writes its pid here
 };
 
 /// Parses spec JSON. Errors: kInvalidArgument naming the key and why

@@ -69,16 +69,25 @@ void ServerConn::Close(const std::string& reason, const std::string& sqlstate) {
   }
   ClientConn* c = client_;
   client_ = nullptr;
+  std::vector<ClientConn*> owners;  // kPipelining: every client with a queued request
+  if (open_.owner != nullptr) owners.push_back(open_.owner);
+  for (Segment& seg : segments_) {
+    if (seg.owner != nullptr) owners.push_back(seg.owner);
+  }
   if (was == ServerState::kActive) {
     pool_->stats().servers_active.Add(-1);
     backend_->outstanding--;
+  } else if (was == ServerState::kPipelining) {
+    pool_->stats().servers_active.Add(-1);
   }
-  state_ = was;  // let the worker see where it was (idle list)
+  state_ = was;  // let the worker see where it was (idle or pipelining list)
   worker_->ServerClosed(this, never_ready, reason, sqlstate);
   state_ = ServerState::kClosed;
   pool_->Release();
   if (!reason.empty()) pool_->stats().server_errors.Add();
-  if (c != nullptr) c->ServerLost(reason.empty() ? "server connection closed" : reason);
+  const std::string why = reason.empty() ? "server connection closed" : reason;
+  if (c != nullptr) c->ServerLost(why);
+  for (ClientConn* owner : owners) owner->ServerLost(why);
 }
 
 bool ServerConn::SendStartup() {
@@ -99,11 +108,70 @@ void ServerConn::Flush() {
   }
 }
 
+void ServerConn::FlushAtBatchEnd() {
+  if (flush_queued_ || state_ == ServerState::kClosed) return;
+  flush_queued_ = true;
+  worker_->loop().AtBatchEnd(this);
+}
+
+void ServerConn::OnBatchEnd() {
+  flush_queued_ = false;
+  if (state_ != ServerState::kClosed) Flush();
+}
+
 bool ServerConn::Throttled() const { return out_.size() >= kBackPressureBytes; }
 
 void ServerConn::EndSegment() {
   segments_.push_back(std::move(open_));
   open_ = Segment{};
+}
+
+void ServerConn::OwnOpenSegment(ClientConn* client) {
+  if (queued_ == 0 && segments_.empty()) head_since_us_ = NowUs();
+  open_.owner = client;
+  open_.queued = true;
+  queued_++;
+}
+
+void ServerConn::Disown(ClientConn* client) {
+  if (open_.owner == client) open_.owner = nullptr;
+  for (Segment& seg : segments_) {
+    if (seg.owner == client) seg.owner = nullptr;
+  }
+}
+
+void ServerConn::CancelFor(ClientConn* client) {
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    if (segments_[i].owner != client) continue;
+    if (i == 0) {
+      SendCancelNow();
+    } else {
+      segments_[i].cancel = true;
+    }
+    return;
+  }
+}
+
+void ServerConn::SendCancelNow() {
+  if (backend_pid_ != 0) SendCancel(backend_->backend, backend_pid_, backend_key_);
+}
+
+void ServerConn::PopFront() {
+  bool was_queued;
+  if (!segments_.empty()) {
+    was_queued = segments_.front().queued;
+    segments_.pop_front();
+  } else {
+    was_queued = open_.queued;
+    open_ = Segment{};
+  }
+  if (was_queued) queued_--;
+  if (state_ != ServerState::kPipelining || segments_.empty()) return;
+  head_since_us_ = NowUs();
+  if (segments_.front().cancel) {
+    segments_.front().cancel = false;
+    SendCancelNow();
+  }
 }
 
 void ServerConn::StartReset() {
@@ -205,6 +273,7 @@ void ServerConn::Pump() {
         HandleLogin();
         break;
       case ServerState::kActive:
+      case ServerState::kPipelining:
       case ServerState::kResetting:
         HandleActive();
         break;
@@ -214,6 +283,10 @@ void ServerConn::Pump() {
     }
     if (state_ == ServerState::kClosed) return;
     if (state_ == ServerState::kActive && client_ != nullptr && client_->Throttled()) return;
+    if (state_ == ServerState::kPipelining && front().owner != nullptr &&
+        front().owner->Throttled()) {
+      return;  // resumed when that client drained (ClientConn::OnEvents)
+    }
     if (!readable_) {
       if (in_.size() == before || in_.empty()) return;
       continue;
@@ -227,7 +300,10 @@ void ServerConn::Pump() {
       // Deliver what arrived (e.g. a FATAL), then close.
       readable_ = false;
       if (state_ == ServerState::kLogin) HandleLogin();
-      if (state_ == ServerState::kActive || state_ == ServerState::kResetting) HandleActive();
+      if (state_ == ServerState::kActive || state_ == ServerState::kPipelining ||
+          state_ == ServerState::kResetting) {
+        HandleActive();
+      }
       if (state_ != ServerState::kClosed) {
         Close("server " + Describe(backend_->backend) + " closed the connection unexpectedly");
       }
@@ -352,6 +428,9 @@ void ServerConn::HandleIdle() {
 }
 
 void ServerConn::HandleActive() {
+  // kActive: everything goes to `client_`. kPipelining: each segment's
+  // responses go to its owner, told when its ReadyForQuery arrives.
+  const bool pipelining = state_ == ServerState::kPipelining;
   ClientConn* c = client_;
   bool released = false;
   for (;;) {
@@ -364,6 +443,7 @@ void ServerConn::HandleActive() {
     std::string_view frame = in_.view().substr(0, f.size());
     Segment& seg = front();
     const bool drop_all = seg.drop_all;  // `seg` dies when ReadyForQuery pops it
+    ClientConn* sink = pipelining ? seg.owner : c;
     bool forward = !drop_all;
     switch (f.type) {
       case '1':
@@ -391,7 +471,7 @@ void ServerConn::HandleActive() {
         if (ps) {
           std::string name(ps->name);
           params_[name] = std::string(ps->value);
-          if (c != nullptr && !drop_all) c->params()[name] = std::string(ps->value);
+          if (sink != nullptr && !drop_all) sink->params()[name] = std::string(ps->value);
         }
         break;
       }
@@ -402,27 +482,36 @@ void ServerConn::HandleActive() {
           return;
         }
         tx_ = *tx;
+        if (pipelining && tx_ != protocol::TxStatus::kIdle) {
+          // Only autocommit requests are queued (pipeline_sql.h); one that
+          // left a transaction open would put the next client's inside it.
+          Close("a queued request left a transaction open on the server");
+          return;
+        }
         if (!drop_all && seg.start_us != 0) {
           pool_->stats().query_us.Record(static_cast<uint64_t>(NowUs() - seg.start_us));
           pool_->stats().queries.Add();
         }
-        if (!segments_.empty()) {
-          segments_.pop_front();
-        } else {
-          open_ = Segment{};
-        }
-        if (c != nullptr) c->Touch();
+        if (sink != nullptr) sink->Touch();
         break;
       }
       default:
         break;
     }
-    if (forward && c != nullptr) {
-      c->out().Append(frame);
+    if (forward && sink != nullptr) {
+      sink->out().Append(frame);
       pool_->stats().bytes_sent.Add(frame.size());
+      if (pipelining) sink->FlushAtBatchEnd();
     }
     in_.Consume(f.size());
-    if (f.type == 'Z' && Quiet()) {
+    if (f.type != 'Z') continue;
+    bool queued = seg.queued;
+    PopFront();
+    if (pipelining) {
+      if (queued && sink != nullptr) sink->PipelineEnded(this);
+      continue;
+    }
+    if (Quiet()) {
       if (state_ == ServerState::kResetting) {
         worker_->ServerFree(this);
         return;
@@ -432,6 +521,10 @@ void ServerConn::HandleActive() {
         break;
       }
     }
+  }
+  if (pipelining) {
+    worker_->PipelineProgress(this);  // more queued requests, or back to the pool
+    return;
   }
   if (c != nullptr) c->FlushAtBatchEnd();
   if (released && client_ == c && c != nullptr && state_ == ServerState::kActive) {

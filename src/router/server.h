@@ -4,7 +4,10 @@
 // kLogin (startup, authentication, ParameterStatus, BackendKeyData until the
 // first ReadyForQuery) → kIdle (in its worker's idle list for the pool) ⇄
 // kActive (linked to one client) → kResetting (session mode: DISCARD ALL) →
-// kClosed. Owned by its pool's home worker; never changes threads.
+// kClosed. With `pipeline_depth` set, an idle server may instead turn
+// kPipelining: it runs queued autocommit requests of several clients, each
+// segment naming the client its responses go to, and is idle again once the
+// queue is empty. Owned by its pool's home worker; never changes threads.
 //
 // In transaction mode the response stream is filtered by "segments": each
 // Sync/Query/FunctionCall the client sends closes one segment, and each
@@ -44,6 +47,7 @@ enum class ServerState {
   kLogin,         ///< startup sent; authentication and parameters until ReadyForQuery
   kIdle,          ///< in the worker's idle list of its pool
   kActive,        ///< linked to `client`
+  kPipelining,    ///< running queued requests of several clients; in the worker's pipelining list
   kResetting,     ///< DISCARD ALL after a session-mode client left
   kClosed,        ///< closed; destroyed after the current event batch
 };
@@ -56,6 +60,11 @@ struct Segment {
   bool errored = false;               ///< an ErrorResponse arrived: the server skips to Sync
   int64_t start_us = 0;               ///< when its first message was sent
   std::vector<std::string> prepared;  ///< statements named in this segment (forgotten on error)
+  /// kPipelining: the client whose request this is (its responses go there);
+  /// nullptr for the router's own segments or when the client left.
+  ClientConn* owner = nullptr;
+  bool queued = false;  ///< kPipelining: a client's request (owner may have left since)
+  bool cancel = false;  ///< kPipelining: cancel the request when it reaches the head
   bool empty() const { return start_us == 0; }
 };
 
@@ -115,6 +124,11 @@ class ServerConn : public IoHandler {
   }
   /// Writes `out()` to the socket.
   void Flush();
+  /// Writes `out()` once the current event batch is handled, so that the
+  /// requests several clients queued in one batch reach PostgreSQL in one
+  /// write (and one wake-up of the backend).
+  void FlushAtBatchEnd();
+  void OnBatchEnd() override;
   /// Sends DISCARD ALL and moves to kResetting.
   void StartReset();
   /// Transaction mode, the client left inside a transaction with nothing
@@ -131,6 +145,18 @@ class ServerConn : public IoHandler {
   int64_t busy_since_us() const {
     return segments_.empty() ? open_.start_us : segments_.front().start_us;
   }
+
+  // ---- Pipelining (kPipelining). ----
+  /// Queued client requests (segments with an owner), including the running one.
+  int queued() const { return queued_; }
+  /// When the request at the head of the queue started running (µs); 0 when none.
+  int64_t head_since_us() const { return queued_ > 0 ? head_since_us_ : 0; }
+  /// Marks the open segment as `client`'s request, about to be queued.
+  void OwnOpenSegment(ClientConn* client);
+  /// `client` left: its queued request still runs, its responses are dropped.
+  void Disown(ClientConn* client);
+  /// Cancels `client`'s request now if it runs, else when it reaches the head.
+  void CancelFor(ClientConn* client);
   /// Parameters the router SET on this connection for some client (name → value).
   std::unordered_map<std::string, std::string>& router_set() { return router_set_; }
   std::string debug_state() const {
@@ -161,6 +187,10 @@ class ServerConn : public IoHandler {
   void HandleIdle();
   bool SendStartup();
   Segment& front() { return segments_.empty() ? open_ : segments_.front(); }
+  /// The front segment ended: drops it and, when pipelining, starts the next
+  /// one's clock and delivers a cancel that waited for it.
+  void PopFront();
+  void SendCancelNow();
 
   Worker* worker_;
   std::shared_ptr<Pool> pool_;
@@ -188,6 +218,9 @@ class ServerConn : public IoHandler {
   int64_t idle_since_ms_ = 0;
   bool retire_ = false;
   bool readable_ = false;
+  bool flush_queued_ = false;  ///< FlushAtBatchEnd() asked for this batch
+  int queued_ = 0;             ///< segments with an owner or disowned (kPipelining)
+  int64_t head_since_us_ = 0;  ///< see head_since_us()
 };
 
 }  // namespace tusk::router

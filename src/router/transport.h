@@ -16,10 +16,10 @@ namespace tusk::router {
 
 /// Result of one I/O attempt.
 enum class IoStatus {
-  kOk,         ///< some bytes moved (or nothing to do)
-  kWouldBlock, ///< nothing moved; wait for the next event
-  kClosed,     ///< orderly EOF from the peer
-  kError,      ///< reset, TLS failure, ...
+  kOk,          ///< some bytes moved (or nothing to do)
+  kWouldBlock,  ///< nothing moved; wait for the next event
+  kClosed,      ///< orderly EOF from the peer
+  kError,       ///< reset, TLS failure, ...
 };
 
 /// Where a TLS handshake stands.

@@ -167,11 +167,11 @@ void Worker::AdoptClient(const std::shared_ptr<ClientConn>& sp) {
   c->Arrived();
 }
 
-void Worker::LinkFromIdle(LocalPool& lp, ClientConn* client) {
+ServerConn* Worker::TakeIdle(LocalPool& lp, Pool* pool) {
   // Most recently used first (warm caches); on the read-only port prefer the
   // backend with the fewest outstanding queries.
   size_t pick = lp.idle.size() - 1;
-  if (client->pool()->key().readonly) {
+  if (pool->key().readonly) {
     for (size_t i = 0; i < lp.idle.size(); ++i) {
       if (lp.idle[i]->backend()->outstanding.load() <
           lp.idle[pick]->backend()->outstanding.load()) {
@@ -181,8 +181,78 @@ void Worker::LinkFromIdle(LocalPool& lp, ClientConn* client) {
   }
   ServerConn* s = lp.idle[pick];
   lp.idle.erase(lp.idle.begin() + static_cast<long>(pick));
-  client->pool()->stats().servers_idle.Add(-1);
-  client->Link(s);
+  pool->stats().servers_idle.Add(-1);
+  return s;
+}
+
+bool Worker::PipelineHasRoom(ServerConn* s, int64_t now_us) const {
+  const RouterSpec& spec = shared_->settings()->spec;
+  if (s->state() != ServerState::kPipelining || s->queued() >= spec.pipeline_depth) return false;
+  // Retired or past its lifetime: it takes no more, drains and is closed
+  // by ServerFree (a busy queue would otherwise never let it go).
+  if (s->retire() || NowMs() - s->created_ms() > spec.server_lifetime_ms) return false;
+  int64_t head = s->head_since_us();
+  return head == 0 || now_us - head <= spec.pipeline_busy_limit_ms * 1000;
+}
+
+bool Worker::TryPipeline(LocalPool& lp, ClientConn* client) {
+  // Pack requests onto as few servers as possible: a backend that always has
+  // the next query buffered never sleeps between them (docs/router.md).
+  int64_t now = NowUs();
+  ServerConn* best = nullptr;
+  for (ServerConn* s : lp.pipelining) {
+    if (PipelineHasRoom(s, now) && (best == nullptr || s->queued() > best->queued())) best = s;
+  }
+  if (best == nullptr) {
+    if (lp.idle.empty()) return false;
+    best = TakeIdle(lp, client->pool());
+    best->set_state(ServerState::kPipelining);
+    lp.pipelining.push_back(best);
+    client->pool()->stats().servers_active.Add(1);
+  }
+  client->StartPipelined(best);
+  return true;
+}
+
+void Worker::FeedPipeline(LocalPool& lp, ServerConn* s) {
+  Pool* pool = s->pool();
+  while (!pool->paused() && !lp.waiters.empty() && lp.waiters.front()->pipeline_bytes() > 0 &&
+         PipelineHasRoom(s, NowUs())) {
+    ClientConn* c = lp.waiters.front();
+    lp.waiters.pop_front();
+    pool->stats().clients_waiting.Add(-1);
+    c->StartPipelined(s);
+  }
+}
+
+bool Worker::GiveToWaiters(LocalPool& lp, ServerConn* s) {
+  Pool* pool = s->pool();
+  if (pool->paused() || lp.waiters.empty()) return false;
+  ClientConn* c = lp.waiters.front();
+  if (c->pipeline_bytes() > 0) {
+    s->set_state(ServerState::kPipelining);
+    lp.pipelining.push_back(s);
+    pool->stats().servers_active.Add(1);
+    FeedPipeline(lp, s);
+    return true;
+  }
+  lp.waiters.pop_front();
+  pool->stats().clients_waiting.Add(-1);
+  c->Link(s);
+  return true;
+}
+
+void Worker::PipelineProgress(ServerConn* s) {
+  if (s->state() != ServerState::kPipelining) return;
+  LocalPool& lp = Local(s->pool());
+  if (s->queued() > 0 || !s->Quiet()) {
+    FeedPipeline(lp, s);
+    return;
+  }
+  lp.pipelining.erase(std::find(lp.pipelining.begin(), lp.pipelining.end(), s));
+  s->pool()->stats().servers_active.Add(-1);
+  s->set_state(ServerState::kIdle);
+  ServerFree(s);
 }
 
 void Worker::DropPrimaryFromReadOnly(LocalPool& lp) {
@@ -206,9 +276,12 @@ void Worker::RequestServer(ClientConn* client) {
   Pool* pool = client->pool();
   LocalPool& lp = Local(pool);
   if (pool->key().readonly && !lp.idle.empty()) DropPrimaryFromReadOnly(lp);
-  if (!pool->paused() && !lp.idle.empty() && lp.waiters.empty()) {
-    LinkFromIdle(lp, client);
-    return;
+  if (!pool->paused() && lp.waiters.empty()) {
+    if (client->pipeline_bytes() > 0 && TryPipeline(lp, client)) return;
+    if (!lp.idle.empty()) {
+      client->Link(TakeIdle(lp, pool));
+      return;
+    }
   }
   lp.waiters.push_back(client);
   pool->stats().clients_waiting.Add(1);
@@ -236,15 +309,8 @@ void Worker::ServerFree(ServerConn* s) {
     s->Close("");
     return;
   }
-  if (!pool->paused() && !lp.waiters.empty()) {
-    ClientConn* c = lp.waiters.front();
-    lp.waiters.pop_front();
-    pool->stats().clients_waiting.Add(-1);
-    s->set_state(ServerState::kIdle);
-    c->Link(s);
-    return;
-  }
   s->set_state(ServerState::kIdle);
+  if (GiveToWaiters(lp, s)) return;
   s->set_idle_since_ms(now);
   lp.idle.push_back(s);
   pool->stats().servers_idle.Add(1);
@@ -260,6 +326,9 @@ void Worker::ServerClosed(ServerConn* s, bool never_ready, const std::string& er
       lp.idle.erase(it);
       pool->stats().servers_idle.Add(-1);
     }
+  } else if (s->state() == ServerState::kPipelining) {
+    auto it = std::find(lp.pipelining.begin(), lp.pipelining.end(), s);
+    if (it != lp.pipelining.end()) lp.pipelining.erase(it);
   }
   if (never_ready) {
     lp.opening--;
@@ -289,11 +358,12 @@ void Worker::ServerClosed(ServerConn* s, bool never_ready, const std::string& er
 void Worker::Kick(const std::shared_ptr<Pool>& pool) {
   LocalPool& lp = Local(pool.get());
   if (pool->paused()) return;
+  std::vector<ServerConn*> pipelining = lp.pipelining;  // FeedPipeline may close one
+  for (ServerConn* s : pipelining) {
+    if (s->state() == ServerState::kPipelining) FeedPipeline(lp, s);
+  }
   while (!lp.waiters.empty() && !lp.idle.empty()) {
-    ClientConn* c = lp.waiters.front();
-    lp.waiters.pop_front();
-    pool->stats().clients_waiting.Add(-1);
-    LinkFromIdle(lp, c);
+    GiveToWaiters(lp, TakeIdle(lp, pool.get()));  // true: not paused, a waiter
   }
   while (static_cast<int>(lp.waiters.size()) > lp.opening && pool->TryReserve()) {
     if (!OpenServer(pool)) break;
@@ -381,6 +451,9 @@ void Worker::Tick() {
                  now_us - busy_us > spec.query_timeout_ms * 1000) {
         timed_out.push_back({c.get(), 2});
       }
+    } else if (st == ClientState::kQueued && spec.query_timeout_ms > 0 &&
+               now_us - c->request_start_us() > spec.query_timeout_ms * 1000) {
+      timed_out.push_back({c.get(), 2});  // counted from when it was queued
     } else if ((st == ClientState::kStartup || st == ClientState::kAuth ||
                 st == ClientState::kAuthLookup || st == ClientState::kTlsHandshake) &&
                now_ms - c->connected_ms() > std::max<int64_t>(spec.connect_timeout_ms, 5000) * 4) {
@@ -420,8 +493,9 @@ void Worker::Tick() {
 std::vector<ConnectionRow> Worker::ClientRows() {
   std::vector<ConnectionRow> rows;
   int64_t now = NowMs();
-  static const char* kStates[] = {"startup", "tls",    "lookup", "auth",    "login",  "idle",
-                                  "waiting", "active", "admin",  "closing", "moving", "closed"};
+  static const char* kStates[] = {"startup", "tls",     "lookup", "auth",   "login",
+                                  "idle",    "waiting", "active", "queued", "admin",
+                                  "closing", "moving",  "closed"};
   for (auto& [id, c] : clients_) {
     rows.push_back(
         {{c->database(), c->user(), kStates[static_cast<int>(c->state())], c->peer(),
@@ -435,8 +509,8 @@ std::vector<ConnectionRow> Worker::ClientRows() {
 std::vector<ConnectionRow> Worker::ServerRows() {
   std::vector<ConnectionRow> rows;
   int64_t now = NowMs();
-  static const char* kStates[] = {"connecting", "tls",    "tls",   "login",
-                                  "idle",       "active", "reset", "closed"};
+  static const char* kStates[] = {"connecting", "tls",        "tls",   "login", "idle",
+                                  "active",     "pipelining", "reset", "closed"};
   for (auto& [id, s] : servers_) {
     const Backend& b = s->backend()->backend;
     rows.push_back(

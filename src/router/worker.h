@@ -5,8 +5,12 @@
 //
 // A client that needs a server takes the most recently idle one, or opens a
 // new one if the pool's budget allows, or waits. A server that becomes free
-// goes to the first waiter, or is parked idle. Timeouts are enforced by
-// Tick() every 100 ms.
+// goes to the first waiter, or is parked idle. With `pipeline_depth` set, a
+// request that may be queued (ClientConn::pipeline_bytes) goes to the
+// pipelining server with the longest queue below the depth whose running
+// request started less than `pipeline_busy_limit_ms` ago, else to an idle
+// server, which starts pipelining; waiters keep their FIFO order. Timeouts
+// are enforced by Tick() every 100 ms.
 // Thread-safety: methods run on the worker's own thread, except Post()-ed
 // closures from other threads (EventLoop::Post).
 #pragma once
@@ -59,6 +63,9 @@ class Worker {
   /// A server finished login or reset, or its client released it: hand it to
   /// a waiter, park it, or close it (retired, budget needed elsewhere).
   void ServerFree(ServerConn* server);
+  /// A pipelining server answered requests: feeds it queued waiters, or,
+  /// when its queue is empty, returns it to the pool (ServerFree).
+  void PipelineProgress(ServerConn* server);
   /// A server closed; `error` (if any) fails the first waiter of its pool
   /// when the server never logged in.
   void ServerClosed(ServerConn* server, bool never_ready, const std::string& error,
@@ -93,6 +100,7 @@ class Worker {
  private:
   struct LocalPool {
     std::vector<ServerConn*> idle;
+    std::vector<ServerConn*> pipelining;  ///< kPipelining servers
     std::deque<ClientConn*> waiters;
     int opening = 0;  ///< servers still logging in
   };
@@ -103,7 +111,21 @@ class Worker {
   LocalPool& Local(Pool* pool) { return local_[pool]; }
   bool OpenServer(const std::shared_ptr<Pool>& pool);
   std::shared_ptr<BackendHealth> ChooseBackend(const Settings& s, bool readonly);
-  void LinkFromIdle(LocalPool& lp, ClientConn* client);
+  /// Takes an idle server out of the list: the most recently used, or on the
+  /// read-only port the one whose backend has the fewest outstanding queries.
+  /// REQUIRES: !lp.idle.empty().
+  ServerConn* TakeIdle(LocalPool& lp, Pool* pool);
+  /// Gives the free server `s` (kIdle, in no list) to the first waiter: a
+  /// queueable request starts `s` pipelining (and more follow), any other
+  /// links it. false when nobody waits or the pool is paused.
+  bool GiveToWaiters(LocalPool& lp, ServerConn* s);
+  /// Queues `client`'s request (pipeline_bytes > 0) on a pipelining server
+  /// or an idle one; false when none may take it (it waits instead).
+  bool TryPipeline(LocalPool& lp, ClientConn* client);
+  /// Moves queueable waiters at the head of the FIFO onto `s` while it has room.
+  void FeedPipeline(LocalPool& lp, ServerConn* s);
+  /// Whether `s` may take one more queued request now.
+  bool PipelineHasRoom(ServerConn* s, int64_t now_us) const;
   /// Read-only pools: closes idle connections to the primary when a standby is up.
   void DropPrimaryFromReadOnly(LocalPool& lp);
   void AdoptClient(const std::shared_ptr<ClientConn>& client);

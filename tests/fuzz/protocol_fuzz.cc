@@ -61,6 +61,7 @@ void FuzzBody(char type, std::string_view body) {
     AppendTarget(out, 'D', m->kind, m->name);
     Check(std::string_view(out).substr(5) == body);
   }
+  if (auto m = ParseExecute(body)) Check(m->portal.size() + 5 == body.size());
   ParseQuery(body);
   if (auto m = ParseError(body)) m->Field('M');
   ParseParameterStatus(body);

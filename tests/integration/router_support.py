@@ -19,6 +19,7 @@ import struct
 import subprocess
 import tempfile
 import textwrap
+import threading
 import time
 import unittest
 
@@ -218,6 +219,23 @@ def scram_login(wire, user, password, database):
 def clean_env():
     return {k: v for k, v in os.environ.items()
             if not k.startswith("POSTGRES_") and not k.startswith("PG")}
+
+
+def in_thread(fn):
+    """Starts fn in a thread; returns (thread, box) where box gets 'result',
+    'error' and 'done_at'."""
+    box = {}
+
+    def run():
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # reported by the test
+            box["error"] = e
+        box["done_at"] = time.monotonic()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, box
 
 
 class RouterCase(unittest.TestCase):

@@ -26,24 +26,8 @@ import psycopg2
 import psycopg2.errors
 
 from harness import PG_BIN, free_port, wait_until
-from router_support import RouterCase, LoginFailed, errors_in, scram_login, scram_server_first
-
-
-def in_thread(fn):
-    """Starts fn in a thread; returns (thread, box) where box gets 'result',
-    'error' and 'done_at'."""
-    box = {}
-
-    def run():
-        try:
-            box["result"] = fn()
-        except BaseException as e:  # reported by the test
-            box["error"] = e
-        box["done_at"] = time.monotonic()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, box
+from router_support import (RouterCase, LoginFailed, errors_in, in_thread, scram_login,
+                            scram_server_first)
 
 
 def assert_held_until_resume(case, blocked):
@@ -414,7 +398,8 @@ class TransactionModeTest(ClientTests, RouterCase):
                         "prepared"],
             "STATS": ["database", "user", "port", "total_xact_count", "total_query_count",
                       "total_received", "total_sent", "avg_xact_time_us", "avg_query_time_us",
-                      "avg_wait_time_us", "wait_timeouts", "server_connects", "server_errors"],
+                      "avg_wait_time_us", "wait_timeouts", "server_connects", "server_errors",
+                      "pipelined"],
             "LATENCY": ["database", "user", "port", "metric", "count", "p50_us", "p95_us",
                         "p99_us", "p99_9_us", "max_us"],
             "BACKENDS": ["role", "host", "port", "state", "outstanding"],

@@ -74,6 +74,8 @@ TEST(ConfigRouter, Defaults) {
   EXPECT_EQ(rt.server_lifetime_ms, 3600000);
   EXPECT_EQ(rt.server_idle_timeout_ms, 600000);
   EXPECT_EQ(rt.connect_timeout_ms, 5000);
+  EXPECT_EQ(rt.pipeline_depth, 0);
+  EXPECT_EQ(rt.pipeline_busy_limit_ms, 1);
   EXPECT_EQ(rt.client_auth, RouterClientAuth::kScramSha256);
   EXPECT_EQ(rt.admin_roles, (std::vector<std::string>{"postgres"}));
   EXPECT_EQ(rt.tls_mode, RouterTlsMode::kAllow);
@@ -195,6 +197,13 @@ TEST(ConfigRouter, Errors) {
               "t.yaml:13:24: instances[0].router.connect_timeout", "must be more than 0");
   ExpectError(WithRouter("      port: 6432\n      server_lifetime: 0s\n"),
               "t.yaml:13:24: instances[0].router.server_lifetime", "must be more than 0");
+  ExpectError(WithRouter("      port: 6432\n      pipeline_depth: 65\n"),
+              "t.yaml:13:23: instances[0].router.pipeline_depth", "between 0 and 64");
+  ExpectError(WithRouter("      port: 6432\n      pipeline_busy_limit: 0\n"),
+              "t.yaml:13:28: instances[0].router.pipeline_busy_limit", "must be more than 0");
+  ExpectError(WithRouter("      port: 6432\n      mode: session\n      pipeline_depth: 4\n"),
+              "t.yaml:14:23: instances[0].router.pipeline_depth",
+              "needs mode: transaction (a session holds its server connection)");
   ExpectError(WithRouter("      port: 6432\n      client_auth: trust\n"),
               "t.yaml:13:20: instances[0].router.client_auth",
               "must be one of scram-sha-256, md5, plain, got \"trust\"");

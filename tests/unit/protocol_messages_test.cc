@@ -112,6 +112,20 @@ TEST(ParseMessagesTest, DescribeAndClose) {
   EXPECT_FALSE(ParseTarget("Sname\0x"sv).has_value());
 }
 
+TEST(ParseMessagesTest, Execute) {
+  const std::string_view unnamed("\0\0\0\0\0", 5);  // portal "", all rows
+  auto m = ParseExecute(unnamed);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->portal, "");
+  EXPECT_EQ(m->max_rows, 0);
+  ExpectPrefixesRejected(std::string(unnamed), ParseExecute);
+  m = ParseExecute("p1\0\0\0\0\x0a"sv);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->portal, "p1");
+  EXPECT_EQ(m->max_rows, 10);
+  EXPECT_FALSE(ParseExecute("p1\0\0\0\0\x0a!"sv).has_value());  // trailing byte
+}
+
 TEST(ParseMessagesTest, QueryPasswordAndCommandComplete) {
   std::string wire;
   AppendQuery(wire, "select 1");

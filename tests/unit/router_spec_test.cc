@@ -72,6 +72,8 @@ void ExpectSame(const RouterSpec& a, const RouterSpec& b) {
   EXPECT_EQ(a.server_lifetime_ms, b.server_lifetime_ms);
   EXPECT_EQ(a.server_idle_timeout_ms, b.server_idle_timeout_ms);
   EXPECT_EQ(a.connect_timeout_ms, b.connect_timeout_ms);
+  EXPECT_EQ(a.pipeline_depth, b.pipeline_depth);
+  EXPECT_EQ(a.pipeline_busy_limit_ms, b.pipeline_busy_limit_ms);
   EXPECT_EQ(a.max_message_bytes, b.max_message_bytes);
   EXPECT_EQ(a.client_auth, b.client_auth);
   EXPECT_EQ(a.admin_roles, b.admin_roles);
@@ -136,6 +138,8 @@ TEST(RouterSpec, MinimalSpecGetsDefaults) {
   EXPECT_EQ(s->mode, PoolMode::kTransaction);
   EXPECT_EQ(s->pool_size, 20);
   EXPECT_EQ(s->max_message_bytes, 64u << 20);
+  EXPECT_EQ(s->pipeline_depth, 0);
+  EXPECT_EQ(s->pipeline_busy_limit_ms, 1);
 }
 
 /// Full() rendered, with `key` replaced by `value` (or removed when value is discarded).
@@ -224,6 +228,26 @@ TEST(RouterSpec, Errors) {
               "router spec: auth_query: required when auth_user is set");
   ExpectError(Edited("auth_query", nullptr), "router spec: auth_query: expected a string");
   ExpectError(Edited("auth_user", ""), "router spec: auth_database: set without auth_user");
+}
+
+TEST(RouterSpec, PipelineRoundTripAndErrors) {
+  RouterSpec s = Full();
+  s.mode = PoolMode::kTransaction;
+  s.pipeline_depth = 8;
+  s.pipeline_busy_limit_ms = 3;
+  Result<RouterSpec> back = ParseRouterSpec(RenderRouterSpec(s));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ExpectSame(*back, s);
+  auto edited = [&](const std::string& key, const nlohmann::json& value) {
+    auto doc = nlohmann::json::parse(RenderRouterSpec(s));
+    doc[key] = value;
+    return doc.dump();
+  };
+  ExpectError(edited("pipeline_depth", 65),
+              "router spec: pipeline_depth: must be between 0 and 64");
+  ExpectError(edited("pipeline_busy_limit_ms", 0),
+              "router spec: pipeline_busy_limit_ms: must be >= 1");
+  ExpectError(edited("mode", "session"), "router spec: pipeline_depth: needs mode transaction");
 }
 
 TEST(RouterSpec, AuthQueryOffWhenAllEmptyOrAbsent) {
@@ -425,6 +449,15 @@ TEST(RouterSpecFromConfig, WildcardListenAndNoTls) {
   EXPECT_EQ(s.tls_mode, TlsMode::kDisable);
   EXPECT_EQ(s.tls_cert_file, "");  // nothing generated when TLS is off
   EXPECT_TRUE(ParseRouterSpec(RenderRouterSpec(s)).ok());
+}
+
+TEST(RouterSpecFromConfig, Pipeline) {
+  RouterSpec s = SpecFromConfig(R"(instances:
+  - name: main
+    router: {port: 6432, pipeline_depth: 16, pipeline_busy_limit: 5ms}
+)");
+  EXPECT_EQ(s.pipeline_depth, 16);
+  EXPECT_EQ(s.pipeline_busy_limit_ms, 5);
 }
 
 }  // namespace

@@ -111,5 +111,15 @@ TEST(IsSimpleIdentifierTest, RejectsEverythingElse) {
   EXPECT_FALSE(IsSimpleIdentifier(std::string(64, 'a')));
 }
 
+TEST(SkipSqlCommentTest, LineAndNestedBlockComments) {
+  EXPECT_EQ(SkipSqlComment("-- x\nSELECT", 0), 4u);
+  EXPECT_EQ(SkipSqlComment("a -- x\rb", 2), 6u);
+  EXPECT_EQ(SkipSqlComment("-- to the end", 0), 13u);
+  EXPECT_EQ(SkipSqlComment("/* a /* b */ c */d", 0), 17u);
+  EXPECT_EQ(SkipSqlComment("/**/", 0), 4u);
+  EXPECT_EQ(SkipSqlComment("/* a /* b */", 0), std::string_view::npos);
+  EXPECT_EQ(SkipSqlComment("/*/", 0), std::string_view::npos);
+}
+
 }  // namespace
 }  // namespace tusk

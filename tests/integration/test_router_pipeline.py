@@ -1,0 +1,225 @@
+"""The router's pipelining (router.pipeline_depth) with real clients:
+autocommit requests of several clients queued on one server connection.
+
+PipelineTest keeps the default busy limit (1 ms), so a request is queued only
+behind one that has just started; PipelineQueueTest sets it to an hour on a
+pool of ONE server connection, so that requests queue behind long ones and the
+queue itself can be observed (cancel, a client leaving, a BEGIN that must not
+join the queue).
+"""
+import os
+import re
+import subprocess
+import threading
+import time
+
+import psycopg2
+import psycopg2.errors
+
+from router_support import RouterCase, in_thread
+
+
+class PipelineCase(RouterCase):
+    def autocommit(self):
+        conn = self.connect()
+        conn.autocommit = True
+        return conn
+
+    def stat(self, column):
+        cols, rows = self.admin("SHOW STATS")
+        row = next(r for r in rows if r[0] == "app" and r[2] == "rw")
+        return int(row[cols.index(column)])
+
+    def pgbench(self, protocol, clients, select_only=True, seconds=4):
+        """Runs pgbench through the router; asserts zero errors; returns the
+        number of transactions processed."""
+        if not getattr(type(self), "pgbench_ready", False):
+            p = subprocess.run(["pgbench", "-i", "-s", "1", self.direct_dsn(user="app")],
+                               capture_output=True, text=True, timeout=300,
+                               env={"PATH": os.environ["PATH"]})
+            self.assertEqual(p.returncode, 0, p.stderr)
+            type(self).pgbench_ready = True
+        cmd = ["pgbench", "-M", protocol, "-c", str(clients), "-j", "2", "-T", str(seconds)]
+        if select_only:
+            cmd.append("-S")
+        p = subprocess.run(cmd + [self.dsn()], capture_output=True, text=True,
+                           timeout=seconds + 120, env={"PATH": os.environ["PATH"]})
+        report = f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}\n{self.router_log()}"
+        self.assertEqual(p.returncode, 0, report)
+        self.assertRegex(p.stdout, r"number of failed transactions: 0\b", report)
+        errors = [l for l in (p.stdout + p.stderr).splitlines() if "error" in l.lower()]
+        self.assertEqual(errors, [], report)
+        return int(re.search(r"number of transactions actually processed: (\d+)",
+                             p.stdout).group(1))
+
+
+class PipelineTest(PipelineCase):
+    router = """
+        pool_size: 4
+        pipeline_depth: 8
+        query_timeout: 3s
+        admin_roles: [postgres]
+        """
+
+    def test_pgbench_every_protocol_and_tpcb_with_zero_errors(self):
+        before = self.stat("pipelined")
+        for protocol in ("simple", "extended", "prepared"):
+            with self.subTest(protocol=protocol):
+                self.assertGreater(self.pgbench(protocol, 20), 100)
+        # TPC-B-like: BEGIN ... END transactions take whole servers, between
+        # the queued autocommit SELECTs of the -S run above.
+        with self.subTest(protocol="tpcb"):
+            self.assertGreater(self.pgbench("simple", 8, select_only=False), 10)
+        self.assertGreater(self.stat("pipelined"), before,
+                           "no request was ever queued behind another client's")
+
+    def test_each_client_gets_its_own_results_and_errors(self):
+        # 8 clients on 4 server connections, one of them failing every query.
+        failures, wrong = [], []
+
+        def worker(n):
+            conn = psycopg2.connect(self.dsn())
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cur:
+                    for i in range(300):
+                        if n == 0:
+                            try:
+                                cur.execute("SELECT 1 / (%s - %s)", (i, i))
+                                wrong.append(("no error", n, i))
+                            except psycopg2.errors.DivisionByZero:
+                                pass
+                        else:
+                            cur.execute("SELECT %s, %s", (n, i))
+                            row = cur.fetchone()
+                            if row != (n, i):
+                                wrong.append((row, n, i))
+            except Exception as e:
+                failures.append((n, repr(e)))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertEqual(failures, [], self.router_log())
+        self.assertEqual(wrong, [])
+
+    def test_no_request_is_queued_behind_a_query_running_longer_than_the_limit(self):
+        slow = self.autocommit()
+        t, box = in_thread(lambda: self.scalar(slow, "SELECT pg_sleep(2)"))
+        time.sleep(0.5)
+        fast = self.autocommit()
+        start = time.monotonic()
+        for i in range(20):
+            self.assertEqual(self.scalar(fast, "SELECT %s", (i,)), i)
+        self.assertLess(time.monotonic() - start, 1.2,
+                        "a quick query waited behind the 2 s one")
+        t.join(timeout=10)
+        self.assertNotIn("error", box, box)
+
+    def test_begin_takes_its_own_server(self):
+        slow = self.autocommit()
+        t, box = in_thread(lambda: self.scalar(slow, "SELECT pg_backend_pid() FROM pg_sleep(1.5)"))
+        time.sleep(0.3)
+        tx = self.connect()  # psycopg2 sends BEGIN before the first statement
+        start = time.monotonic()
+        pid = self.scalar(tx, "SELECT pg_backend_pid()")
+        self.assertLess(time.monotonic() - start, 1.0, "BEGIN waited behind the slow query")
+        self.assertEqual(self.scalar(tx, "SELECT count(*) FROM pg_stat_activity "
+                                         "WHERE pid = pg_backend_pid() AND xact_start IS NOT NULL"),
+                         1)
+        tx.commit()
+        t.join(timeout=10)
+        self.assertNotIn("error", box, box)
+        self.assertNotEqual(box["result"], pid)
+
+    def test_query_timeout_cancels_a_queued_request(self):
+        conn = self.autocommit()
+        start = time.monotonic()
+        with self.assertRaises(psycopg2.errors.QueryCanceled):
+            self.scalar(conn, "SELECT pg_sleep(20)")
+        self.assertLess(time.monotonic() - start, 8)
+        self.assertEqual(self.scalar(conn, "SELECT 1"), 1)
+
+    def test_session_parameters_follow_queued_requests(self):
+        a, b = self.autocommit(), self.autocommit()
+        with a.cursor() as cur:
+            cur.execute("SET application_name = 'pipe_a'")
+        with b.cursor() as cur:
+            cur.execute("SET application_name = 'pipe_b'")
+        for _ in range(50):
+            self.assertEqual(self.scalar(a, "SELECT current_setting('application_name')"),
+                             "pipe_a")
+            self.assertEqual(self.scalar(b, "SELECT current_setting('application_name')"),
+                             "pipe_b")
+
+
+class PipelineQueueTest(PipelineCase):
+    router = """
+        pool_size: 1
+        pipeline_depth: 8
+        pipeline_busy_limit: 1h
+        admin_roles: [postgres]
+        """
+
+    def test_pgbench_on_one_server_connection(self):
+        before = self.stat("pipelined")
+        self.assertGreater(self.pgbench("prepared", 16), 100)
+        self.assertGreater(self.pgbench("simple", 16), 100)
+        self.assertGreater(self.stat("pipelined") - before, 100)
+
+    def test_cancel_reaches_the_queued_query_not_the_one_ahead(self):
+        first, second = self.autocommit(), self.autocommit()
+        start = time.monotonic()
+        t1, box1 = in_thread(lambda: self.scalar(first, "SELECT 'first' FROM pg_sleep(2)"))
+        time.sleep(0.3)
+        t2, box2 = in_thread(lambda: self.scalar(second, "SELECT 'second' FROM pg_sleep(10)"))
+        time.sleep(0.3)  # queued behind `first` on the one server connection
+        second.cancel()
+        t1.join(timeout=15)
+        t2.join(timeout=15)
+        self.assertEqual(box1.get("result"), "first", box1)  # not cancelled
+        self.assertIsInstance(box2.get("error"), psycopg2.errors.QueryCanceled, box2)
+        # Cancelled as soon as it ran: well before its 10 s sleep would end.
+        self.assertLess(box2["done_at"] - start, 6)
+        self.assertEqual(self.scalar(second, "SELECT 1"), 1)
+
+    def test_client_leaving_while_queued_does_not_disturb_others(self):
+        first = self.autocommit()
+        t1, box1 = in_thread(lambda: self.scalar(first, "SELECT 'first' FROM pg_sleep(1)"))
+        time.sleep(0.2)
+        w = self.login()
+        w.message(b"Q", b"SELECT 42 FROM pg_sleep(0.5)\0")
+        time.sleep(0.2)
+        w.close()  # gone before its queued query ran
+        t1.join(timeout=10)
+        self.assertEqual(box1.get("result"), "first", box1)
+        other = self.autocommit()
+        for i in range(10):
+            self.assertEqual(self.scalar(other, "SELECT %s", (i,)), i)
+        self.assertEqual(self.scalar(first, "SELECT 'again'"), "again")
+
+    def test_begin_waits_for_the_queue_to_drain(self):
+        slow = self.autocommit()
+        start = time.monotonic()
+        t, box = in_thread(lambda: self.scalar(slow, "SELECT 'slow' FROM pg_sleep(1.5)"))
+        time.sleep(0.3)
+        tx = self.connect()
+        self.assertEqual(self.scalar(tx, "SELECT txid_current_if_assigned() IS NULL"), True)
+        began = time.monotonic() - start
+        # The BEGIN was not queued behind the sleep: it got the server after it.
+        self.assertGreater(began, 1.3)
+        self.assertEqual(box.get("result"), "slow", box)
+        # Nothing is queued on a server inside a transaction: an autocommit
+        # query waits until the COMMIT frees it.
+        other = self.autocommit()
+        t2, box2 = in_thread(lambda: self.scalar(other, "SELECT 'other'"))
+        time.sleep(0.5)
+        self.assertTrue(t2.is_alive(), f"a query ran on the server of an open transaction: {box2}")
+        tx.commit()
+        t2.join(timeout=10)
+        self.assertEqual(box2.get("result"), "other", box2)
+        t.join(timeout=10)
