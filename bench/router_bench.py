@@ -8,7 +8,8 @@ max_wal_size 4GB) with a role `bench` and `pgbench -i -s 10`. In front of it run
     max_client_conn 6000, auth_type scram-sha-256 with the role's SCRAM verifier from
     pg_authid in its auth_file, connection logging off;
   * tusk's router (`tusk router --spec FILE`): mode transaction, pool_size POOL, TLS
-    disabled, client_auth scram-sha-256, workers = CPUs (the spec default; --router-workers).
+    disabled, client_auth scram-sha-256, workers = CPUs (the spec default; --router-workers),
+    pipeline_depth 8 (--pipeline-depth; 0 turns pipelining off).
 Both poolers reach PostgreSQL over its unix socket (--server-socket tcp: 127.0.0.1).
 pgbench always connects over TCP to 127.0.0.1, to each of the three targets in turn:
   * -S (select only) and TPC-B-like, -M simple and -M prepared, at 10/50/100/500
@@ -841,8 +842,8 @@ def main():
     ap.add_argument("--pg-bin", default="/usr/lib/postgresql/15/bin")
     ap.add_argument("--router-workers", type=int, default=0,
                     help="the router's worker threads (default 0: one per CPU)")
-    ap.add_argument("--pipeline-depth", type=int, default=0,
-                    help="the router's pipeline_depth (0: off)")
+    ap.add_argument("--pipeline-depth", type=int, default=8,
+                    help="the router's pipeline_depth (0: off; default 8)")
     ap.add_argument("--server-socket", choices=("unix", "tcp"), default="unix",
                     help="how both poolers reach PostgreSQL")
     args = ap.parse_args()
@@ -939,7 +940,8 @@ def main():
           f"{args.rounds} interleaved round(s), scale {SCALE}, "
           f"-j min(clients, {os.cpu_count()}), TCP 127.0.0.1; pool size {POOL} for both "
           f"poolers (transaction mode), router workers "
-          f"{args.router_workers or f'{os.cpu_count()} (CPUs)'}, poolers -> PostgreSQL over "
+          f"{args.router_workers or f'{os.cpu_count()} (CPUs)'}, router pipeline_depth "
+          f"{args.pipeline_depth or 'off'}, poolers -> PostgreSQL over "
           f"{'the unix socket' if args.server_socket == 'unix' else 'TCP'}")
     print(f"PostgreSQL {getattr(pg, 'version', '?')}; {pgbouncer_version()}; "
           f"tusk {tusk_version(tusk)}; nproc {os.cpu_count()}; "

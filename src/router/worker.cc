@@ -196,12 +196,14 @@ bool Worker::PipelineHasRoom(ServerConn* s, int64_t now_us) const {
 }
 
 bool Worker::TryPipeline(LocalPool& lp, ClientConn* client) {
-  // Pack requests onto as few servers as possible: a backend that always has
-  // the next query buffered never sleeps between them (docs/router.md).
+  // Few servers, even queues: a backend that always has the next query
+  // buffered never sleeps between them, and the shortest queue keeps the
+  // tail latency down; an idle server joins only when the busy ones are full
+  // (docs/router.md).
   int64_t now = NowUs();
   ServerConn* best = nullptr;
   for (ServerConn* s : lp.pipelining) {
-    if (PipelineHasRoom(s, now) && (best == nullptr || s->queued() > best->queued())) best = s;
+    if (PipelineHasRoom(s, now) && (best == nullptr || s->queued() < best->queued())) best = s;
   }
   if (best == nullptr) {
     if (lp.idle.empty()) return false;
