@@ -732,6 +732,7 @@ void ClientConn::EndWait() {
 void ClientConn::Link(ServerConn* s) {
   bool was_login = state_ == ClientState::kLogin;
   if (state_ == ClientState::kReady) pool_->stats().clients_idle.Add(-1);
+  pipeline_bytes_ = 0;  // forwarded as it is, on a server of its own
   server_ = s;
   s->set_client(this);
   s->set_state(ServerState::kActive);

@@ -127,7 +127,7 @@ void ServerConn::EndSegment() {
 }
 
 void ServerConn::OwnOpenSegment(ClientConn* client) {
-  if (queued_ == 0 && segments_.empty()) head_since_us_ = NowUs();
+  if (queued_ == 0) head_since_us_ = NowUs();  // the first request (or its prelude) runs now
   open_.owner = client;
   open_.queued = true;
   queued_++;

@@ -200,6 +200,7 @@ bool Worker::TryPipeline(LocalPool& lp, ClientConn* client) {
   // buffered never sleeps between them, and the shortest queue keeps the
   // tail latency down; an idle server joins only when the busy ones are full
   // (docs/router.md).
+  if (shared_->settings()->spec.pipeline_depth == 0) return false;  // turned off by a reload
   int64_t now = NowUs();
   ServerConn* best = nullptr;
   for (ServerConn* s : lp.pipelining) {
@@ -208,12 +209,16 @@ bool Worker::TryPipeline(LocalPool& lp, ClientConn* client) {
   if (best == nullptr) {
     if (lp.idle.empty()) return false;
     best = TakeIdle(lp, client->pool());
-    best->set_state(ServerState::kPipelining);
-    lp.pipelining.push_back(best);
-    client->pool()->stats().servers_active.Add(1);
+    BeginPipelining(lp, best);
   }
   client->StartPipelined(best);
   return true;
+}
+
+void Worker::BeginPipelining(LocalPool& lp, ServerConn* s) {
+  s->set_state(ServerState::kPipelining);
+  lp.pipelining.push_back(s);
+  s->pool()->stats().servers_active.Add(1);
 }
 
 void Worker::FeedPipeline(LocalPool& lp, ServerConn* s) {
@@ -231,15 +236,16 @@ bool Worker::GiveToWaiters(LocalPool& lp, ServerConn* s) {
   Pool* pool = s->pool();
   if (pool->paused() || lp.waiters.empty()) return false;
   ClientConn* c = lp.waiters.front();
-  if (c->pipeline_bytes() > 0) {
-    s->set_state(ServerState::kPipelining);
-    lp.pipelining.push_back(s);
-    pool->stats().servers_active.Add(1);
+  lp.waiters.pop_front();
+  pool->stats().clients_waiting.Add(-1);
+  if (c->pipeline_bytes() > 0 && shared_->settings()->spec.pipeline_depth > 0) {
+    // The first request goes on unconditionally (as Link would), so the
+    // server never sits pipelining with an empty queue; more may follow.
+    BeginPipelining(lp, s);
+    c->StartPipelined(s);
     FeedPipeline(lp, s);
     return true;
   }
-  lp.waiters.pop_front();
-  pool->stats().clients_waiting.Add(-1);
   c->Link(s);
   return true;
 }

@@ -123,6 +123,8 @@ class Worker {
   /// Queues `client`'s request (pipeline_bytes > 0) on a pipelining server
   /// or an idle one; false when none may take it (it waits instead).
   bool TryPipeline(LocalPool& lp, ClientConn* client);
+  /// Makes the idle server `s` (in no list) a pipelining one.
+  void BeginPipelining(LocalPool& lp, ServerConn* s);
   /// Moves queueable waiters at the head of the FIFO onto `s` while it has room.
   void FeedPipeline(LocalPool& lp, ServerConn* s);
   /// Whether `s` may take one more queued request now.

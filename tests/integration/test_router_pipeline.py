@@ -7,6 +7,7 @@ pool of ONE server connection, so that requests queue behind long ones and the
 queue itself can be observed (cancel, a client leaving, a BEGIN that must not
 join the queue).
 """
+import json
 import os
 import re
 import subprocess
@@ -135,6 +136,28 @@ class PipelineTest(PipelineCase):
         t.join(timeout=10)
         self.assertNotIn("error", box, box)
         self.assertNotEqual(box["result"], pid)
+
+    def test_reload_turning_pipelining_off_and_on_under_load(self):
+        with open(self.spec_path()) as f:
+            spec = json.load(f)
+        self.assertEqual(spec["pipeline_depth"], 8)
+
+        def reload_with(depth):
+            spec["pipeline_depth"] = depth
+            with open(self.spec_path(), "w") as f:
+                json.dump(spec, f, indent=2)
+            self.assertIn("RELOAD", self.admin_command("RELOAD").stdout)
+
+        self.addCleanup(reload_with, 8)
+        # Ends off: queueable requests that waited under depth 8 must then
+        # get servers of their own, not a pipelining server with no room.
+        t, box = in_thread(lambda: self.pgbench("simple", 12, seconds=6))
+        for depth in (0, 8, 0):
+            time.sleep(1)
+            reload_with(depth)
+        t.join(timeout=180)
+        self.assertNotIn("error", box, box)
+        self.assertGreater(box["result"], 100)
 
     def test_query_timeout_cancels_a_queued_request(self):
         conn = self.autocommit()
