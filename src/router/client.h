@@ -9,9 +9,9 @@
 // (linked to a ServerConn) → kClosed. With `pipeline_depth` set, a request
 // that may share a server (pipeline_sql.h) goes kReady/kWaiting → kQueued
 // (queued on a pipelining ServerConn) → kReady instead of linking one.
-// Admin sessions (database `tusk`) live
-// in kAdmin. Owned by the worker that accepted it until login, then (kMoving)
-// by its pool's home worker. Not synchronized.
+// Admin sessions (database `tusk`) live in kAdmin. Owned by the worker that
+// accepted it until login, then (kMoving) by its pool's home worker. Not
+// synchronized.
 //
 // In transaction mode the client's named prepared statements are kept here
 // and re-created on whichever server serves the next transaction; the SQL

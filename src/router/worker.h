@@ -10,8 +10,8 @@
 // pipelining server with the shortest queue below the depth whose running
 // request started less than `pipeline_busy_limit_ms` ago, else to an idle
 // server, which starts pipelining (so a server is added only when the busy
-// ones are full); waiters keep their FIFO order. Timeouts
-// are enforced by Tick() every 100 ms.
+// ones are full); waiters keep their FIFO order. Timeouts are enforced by
+// Tick() every 100 ms.
 // Thread-safety: methods run on the worker's own thread, except Post()-ed
 // closures from other threads (EventLoop::Post).
 #pragma once
