@@ -185,8 +185,7 @@ ServerConn* Worker::TakeIdle(LocalPool& lp, Pool* pool) {
   return s;
 }
 
-bool Worker::PipelineHasRoom(ServerConn* s, int64_t now_us) const {
-  const RouterSpec& spec = shared_->settings()->spec;
+bool Worker::PipelineHasRoom(ServerConn* s, const RouterSpec& spec, int64_t now_us) const {
   if (s->state() != ServerState::kPipelining || s->queued() >= spec.pipeline_depth) return false;
   // Retired or past its lifetime: it takes no more, drains and is closed
   // by ServerFree (a busy queue would otherwise never let it go).
@@ -200,11 +199,14 @@ bool Worker::TryPipeline(LocalPool& lp, ClientConn* client) {
   // buffered never sleeps between them, and the shortest queue keeps the
   // tail latency down; an idle server joins only when the busy ones are full
   // (docs/router.md).
-  if (shared_->settings()->spec.pipeline_depth == 0) return false;  // turned off by a reload
+  auto settings = shared_->settings();  // held: the spec outlives a concurrent reload
+  if (settings->spec.pipeline_depth == 0) return false;  // turned off by a reload
   int64_t now = NowUs();
   ServerConn* best = nullptr;
   for (ServerConn* s : lp.pipelining) {
-    if (PipelineHasRoom(s, now) && (best == nullptr || s->queued() < best->queued())) best = s;
+    if (PipelineHasRoom(s, settings->spec, now) &&
+        (best == nullptr || s->queued() < best->queued()))
+      best = s;
   }
   if (best == nullptr) {
     if (lp.idle.empty()) return false;
@@ -223,8 +225,10 @@ void Worker::BeginPipelining(LocalPool& lp, ServerConn* s) {
 
 void Worker::FeedPipeline(LocalPool& lp, ServerConn* s) {
   Pool* pool = s->pool();
+  if (lp.waiters.empty()) return;  // the common case: nothing to load
+  auto settings = shared_->settings();
   while (!pool->paused() && !lp.waiters.empty() && lp.waiters.front()->pipeline_bytes() > 0 &&
-         PipelineHasRoom(s, NowUs())) {
+         PipelineHasRoom(s, settings->spec, NowUs())) {
     ClientConn* c = lp.waiters.front();
     lp.waiters.pop_front();
     pool->stats().clients_waiting.Add(-1);
@@ -366,10 +370,9 @@ void Worker::ServerClosed(ServerConn* s, bool never_ready, const std::string& er
 void Worker::Kick(const std::shared_ptr<Pool>& pool) {
   LocalPool& lp = Local(pool.get());
   if (pool->paused()) return;
-  std::vector<ServerConn*> pipelining = lp.pipelining;  // FeedPipeline may close one
-  for (ServerConn* s : pipelining) {
-    if (s->state() == ServerState::kPipelining) FeedPipeline(lp, s);
-  }
+  // FeedPipeline never changes the list: queued requests are written at the
+  // batch end, so no server closes under it.
+  for (ServerConn* s : lp.pipelining) FeedPipeline(lp, s);
   while (!lp.waiters.empty() && !lp.idle.empty()) {
     GiveToWaiters(lp, TakeIdle(lp, pool.get()));  // true: not paused, a waiter
   }

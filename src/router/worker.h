@@ -127,8 +127,8 @@ class Worker {
   void BeginPipelining(LocalPool& lp, ServerConn* s);
   /// Moves queueable waiters at the head of the FIFO onto `s` while it has room.
   void FeedPipeline(LocalPool& lp, ServerConn* s);
-  /// Whether `s` may take one more queued request now.
-  bool PipelineHasRoom(ServerConn* s, int64_t now_us) const;
+  /// Whether `s` may take one more queued request now (`now_us`: NowUs()).
+  bool PipelineHasRoom(ServerConn* s, const RouterSpec& spec, int64_t now_us) const;
   /// Read-only pools: closes idle connections to the primary when a standby is up.
   void DropPrimaryFromReadOnly(LocalPool& lp);
   void AdoptClient(const std::shared_ptr<ClientConn>& client);
