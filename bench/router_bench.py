@@ -40,6 +40,9 @@ epoll loop that pairs each client with its own server connection and copies byte
 with no parsing, pooling or batching, i.e. what the extra hop alone costs on this host;
 and hop's round trip between two processes over a unix socket on one CPU and across
 two (the price of waking a thread on another, possibly idle, CPU).
+-S -C rows also print pgbench's "average connection time" per target; with
+--trace-connect (root), bench/lo_trace.py splits each -C transaction's latency into
+the target's answer time and the time pgbench left the answer unread (packets on lo).
 Idle-client memory: fresh PgBouncer and router processes get 5,000 client connections
 that log in (startup + SCRAM, raw sockets in asyncio) and stay idle; reported is
 (VmRSS with them - VmRSS after one warm-up client) / 5,000.
@@ -76,6 +79,7 @@ import time
 
 from benchlib import (CLEANUPS, as_postgres, clean_env, cpu_seconds, free_port, quiet,
                       rss_bytes, run, scratch_dir, stop_process, wait_port)
+from lo_trace import LoopbackTrace, summary as lo_summary
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 SCALE = 10
@@ -89,6 +93,7 @@ GOAL_SELECT_PREPARED = 0.75    # x direct, -S -M prepared
 CONNECT_CLIENTS = 50
 TPS_RE = re.compile(r"^tps = ([0-9.]+)", re.M)
 TXNS_RE = re.compile(r"^number of transactions actually processed: (\d+)", re.M)
+CONN_RE = re.compile(r"^average connection time = ([0-9.]+) ms", re.M)  # -C only
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -297,6 +302,8 @@ class Result:
         self.lat = lat or []  # per-transaction latencies (µs, sorted) of this run
         self.cpu_s = None   # the pooler's CPU seconds during this run (poolers only)
         self.cpu_us = None  # the pooler's CPU µs per transaction (poolers only)
+        self.conn_ms = None  # pgbench's average connection time (-C only)
+        self.trace = []  # lo_trace pairs (answer ms, pickup ms) (--trace-connect only)
 
 
 def combine(rounds):
@@ -312,6 +319,9 @@ def combine(rounds):
                  p99=percentile(lat, 99), txns=sum(r.txns or 0 for r in rounds))
     if out.txns and all(r.cpu_s is not None for r in rounds):
         out.cpu_us = sum(r.cpu_s for r in rounds) * 1e6 / out.txns
+    if all(r.conn_ms is not None for r in rounds):
+        out.conn_ms = sum(r.conn_ms for r in rounds) / len(rounds)
+    out.trace = [x for r in rounds for x in r.trace]
     return out
 
 
@@ -363,8 +373,11 @@ def pgbench(pg_bin, port, password, logdir, tag, clients, select_only, mode, con
     if p.returncode != 0 or not m:
         return Result(error=first_error_line(p.stderr + p.stdout, f"pgbench exit {p.returncode}"))
     n = TXNS_RE.search(p.stdout)
-    return Result(tps=float(m.group(1)), p50=percentile(lat, 50), p99=percentile(lat, 99),
-                  txns=int(n.group(1)) if n else None, lat=lat)
+    r = Result(tps=float(m.group(1)), p50=percentile(lat, 50), p99=percentile(lat, 99),
+               txns=int(n.group(1)) if n else None, lat=lat)
+    c = CONN_RE.search(p.stdout)
+    r.conn_ms = float(c.group(1)) if c else None
+    return r
 
 
 def pooler_cpu(pooler):
@@ -605,6 +618,17 @@ def print_table(points, results):
               f"(min {min(rs):.2f}x, max {max(rs):.2f}x)")
     else:
         print("pooler CPU per transaction, tusk / pgbouncer: no row with both")
+    for point in points:
+        if point[0] != "select -C":
+            continue
+        res = results.get(point, {})
+        conn = [f"{t} {res[t].conn_ms:.2f}" for t in TARGETS
+                if t in res and res[t].conn_ms is not None]
+        if conn:
+            print(f"-S -C: pgbench's average connection time (ms): {', '.join(conn)}")
+        for t in TARGETS:
+            if t in res and res[t].trace:
+                print(f"-S -C trace, {t:<9}: {lo_summary(res[t].trace)}")
 
 
 def pgbouncer_version():
@@ -695,11 +719,16 @@ def run_one(args, pg, poolers, ports, logdir, point, target, seconds, notes, pgb
     if workload == "tpcb":
         maintenance(pg)
     pooler = poolers.get(target)  # None for direct
+    trace = None
+    if args.trace_connect and workload == "select -C":
+        trace = LoopbackTrace(ports[target]).start()
     cpu0 = pooler_cpu(pooler)
     r = pgbench(args.pg_bin, ports[target], pg.password, logdir,
                 f"{target}-{workload.replace(' ', '')}-{mode}-{clients}", clients,
                 workload != "tpcb", mode, workload == "select -C", seconds)
     cpu1 = pooler_cpu(pooler)
+    if trace is not None:
+        r.trace = trace.stop().split()
     if cpu0 is not None and cpu1 is not None and ok(r) and r.txns:
         r.cpu_s = cpu1 - cpu0
     if r.error and target == "pgbouncer" and mode == "prepared":
@@ -846,6 +875,10 @@ def main():
                     help="the router's pipeline_depth (0: off; default 8)")
     ap.add_argument("--server-socket", choices=("unix", "tcp"), default="unix",
                     help="how both poolers reach PostgreSQL")
+    ap.add_argument("--trace-connect", action="store_true",
+                    help="packet-trace the -S -C runs on lo (root; bench/lo_trace.py): how "
+                         "long the target took to answer and how long pgbench left the "
+                         "answer unread")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.rounds, args.clients = 5, 1, "10,50"
