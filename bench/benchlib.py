@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark scripts: free ports, a clean environment,
 timed commands, scratch directories, and a cleanup registry that the scripts
 run in reverse order at exit (also on failure)."""
+import math
 import os
 import shutil
 import socket
@@ -101,3 +102,11 @@ def cpu_seconds(pid):
     # field 2 (comm) is in parentheses and may hold spaces: count from the last ')'
     fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(sorted_xs, q):
+    """Nearest-rank percentile (q in 0..100) of a sorted list; None when empty."""
+    if not sorted_xs:
+        return None
+    k = math.ceil(q / 100.0 * len(sorted_xs)) - 1
+    return sorted_xs[max(0, min(len(sorted_xs) - 1, k))]

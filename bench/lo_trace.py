@@ -14,11 +14,14 @@ Connections without a Query, an answer and a FIN inside the trace are skipped.
   sudo /usr/bin/python3 bench/lo_trace.py PORT SECONDS    # while pgbench -C runs
 router_bench.py --trace-connect runs it around every -S -C run.
 """
+import os
 import socket
 import struct
 import sys
 import threading
 import time
+
+from benchlib import percentile
 
 ETH_P_ALL = 0x0003
 
@@ -91,8 +94,7 @@ def summary(pairs):
         xs = sorted(xs)
         if not xs:
             return "-"
-        at = lambda q: xs[min(len(xs) - 1, int(len(xs) * q))]
-        return f"{at(0.5):.2f} / {at(0.99):.2f} / {xs[-1]:.2f}"
+        return f"{percentile(xs, 50):.2f} / {percentile(xs, 99):.2f} / {xs[-1]:.2f}"
     return (f"answer p50/p99/max {pcts([a for a, _ in pairs])} ms, "
             f"pickup {pcts([p for _, p in pairs])} ms ({len(pairs)} connections)")
 
@@ -100,6 +102,8 @@ def summary(pairs):
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
+    if os.geteuid() != 0:
+        sys.exit("lo_trace: needs root (AF_PACKET on lo)")
     trace = LoopbackTrace(int(sys.argv[1])).start()
     time.sleep(float(sys.argv[2]))
     print(summary(trace.stop().split()))

@@ -64,7 +64,6 @@ import glob
 import hashlib
 import hmac
 import json
-import math
 import os
 import re
 import resource
@@ -77,8 +76,8 @@ import subprocess
 import sys
 import time
 
-from benchlib import (CLEANUPS, as_postgres, clean_env, cpu_seconds, free_port, quiet,
-                      rss_bytes, run, scratch_dir, stop_process, wait_port)
+from benchlib import (CLEANUPS, as_postgres, clean_env, cpu_seconds, free_port, percentile,
+                      quiet, rss_bytes, run, scratch_dir, stop_process, wait_port)
 from lo_trace import LoopbackTrace, summary as lo_summary
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
@@ -323,14 +322,6 @@ def combine(rounds):
         out.conn_ms = sum(r.conn_ms for r in rounds) / len(rounds)
     out.trace = [x for r in rounds for x in r.trace]
     return out
-
-
-def percentile(sorted_xs, q):
-    """Nearest-rank percentile of a sorted list."""
-    if not sorted_xs:
-        return None
-    k = math.ceil(q / 100.0 * len(sorted_xs)) - 1
-    return sorted_xs[max(0, min(len(sorted_xs) - 1, k))]
 
 
 def latencies_us(prefix):
@@ -882,6 +873,8 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.duration, args.rounds, args.clients = 5, 1, "10,50"
+    if args.trace_connect and os.geteuid() != 0:
+        sys.exit("router_bench: --trace-connect needs root (it reads packets on lo)")
     if args.rounds < 1 or args.duration < args.rounds:
         sys.exit("router_bench: --rounds must be >= 1 and <= --duration")
     clients = [int(c) for c in args.clients.split(",") if c.strip()]
