@@ -1030,7 +1030,10 @@ bool ClientConn::ForwardMessage(char type, std::string_view frame, std::string_v
 
 void ClientConn::EnsurePrepared(const PreparedStatement& st) {
   ServerConn* s = server_;
-  if (s->prepared().count(st.server_name) > 0) return;
+  if (s->prepared().count(st.server_name) > 0 &&
+      !s->PreparedByAnotherQueued(st.server_name, this)) {
+    return;
+  }
   Segment& seg = s->open_segment();
   std::string& out = s->out().back();
   protocol::AppendTarget(out, 'C', 'S', st.server_name);

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -138,6 +139,17 @@ void ServerConn::Disown(ClientConn* client) {
   for (Segment& seg : segments_) {
     if (seg.owner == client) seg.owner = nullptr;
   }
+}
+
+bool ServerConn::PreparedByAnotherQueued(const std::string& name, const ClientConn* client) const {
+  if (queued_ == 0) return false;
+  for (const Segment& seg : segments_) {
+    if (!seg.queued || seg.owner == client) continue;
+    if (std::find(seg.prepared.begin(), seg.prepared.end(), name) != seg.prepared.end()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void ServerConn::CancelFor(ClientConn* client) {

@@ -155,6 +155,11 @@ class ServerConn : public IoHandler {
   void OwnOpenSegment(ClientConn* client);
   /// `client` left: its queued request still runs, its responses are dropped.
   void Disown(ClientConn* client);
+  /// Whether statement `name` (server-side) is prepared by an unanswered
+  /// queued request of another client: that Parse may yet fail, so a request
+  /// queued behind it prepares the statement itself (Close + Parse) and gets
+  /// PostgreSQL's own error rather than 26000 "does not exist".
+  bool PreparedByAnotherQueued(const std::string& name, const ClientConn* client) const;
   /// Cancels `client`'s request now if it runs, else when it reaches the head.
   void CancelFor(ClientConn* client);
   /// Parameters the router SET on this connection for some client (name → value).

@@ -10,6 +10,7 @@ join the queue).
 import json
 import os
 import re
+import struct
 import subprocess
 import threading
 import time
@@ -17,7 +18,7 @@ import time
 import psycopg2
 import psycopg2.errors
 
-from router_support import RouterCase, in_thread
+from router_support import RouterCase, errors_in, in_thread
 
 
 class PipelineCase(RouterCase):
@@ -224,6 +225,50 @@ class PipelineQueueTest(PipelineCase):
         for i in range(10):
             self.assertEqual(self.scalar(other, "SELECT %s", (i,)), i)
         self.assertEqual(self.scalar(first, "SELECT 'again'"), "again")
+
+    def two_queued_executions(self, sql):
+        """Two raw clients prepare the same `sql` (one server-side statement;
+        the router acknowledges a Parse/Sync batch without a server) and send
+        Bind/Execute/Sync while a third client holds the one server
+        connection, so both requests queue behind it. Returns each client's
+        messages up to its ReadyForQuery."""
+        holder = self.autocommit()
+        t, box = in_thread(lambda: self.scalar(holder, "SELECT 'held' FROM pg_sleep(1)"))
+        time.sleep(0.3)
+        before = self.stat("pipelined")
+
+        def msg(kind, body=b""):
+            return kind + struct.pack("!i", len(body) + 4) + body
+
+        wires = []
+        for name in (b"first", b"second"):
+            w = self.login()
+            w.send(msg(b"P", name + b"\0" + sql + b"\0" + struct.pack("!h", 0)) + msg(b"S"))
+            self.assertEqual([k for k, _ in w.read_until_ready()], [b"1", b"Z"])
+            # One write, so that the router sees the whole request at once.
+            w.send(msg(b"B", b"\0" + name + b"\0" + struct.pack("!hhh", 0, 0, 0)) +
+                   msg(b"E", b"\0" + struct.pack("!i", 0)) + msg(b"S"))
+            wires.append(w)
+            time.sleep(0.2)
+        out = [w.read_until_ready() for w in wires]
+        t.join(timeout=10)
+        self.assertEqual(box.get("result"), "held", box)
+        self.assertEqual(self.stat("pipelined") - before, 2)  # both queued behind `holder`
+        return out
+
+    def test_failed_parse_ahead_gives_the_next_client_the_same_error(self):
+        # The first request's injected Parse fails; the second must get
+        # PostgreSQL's error for its own Parse, not "prepared statement does
+        # not exist" (26000).
+        for messages in self.two_queued_executions(b"SELECT * FROM no_such_table_here"):
+            errors = errors_in(messages)
+            self.assertEqual([e["C"] for e in errors], ["42P01"], errors)
+        # A statement that does prepare: both get its row.
+        for messages in self.two_queued_executions(b"SELECT 'prepared ' || 7"):
+            self.assertEqual(errors_in(messages), [])
+            rows = [body for kind, body in messages if kind == b"D"]
+            self.assertEqual(len(rows), 1, messages)
+            self.assertIn(b"prepared 7", rows[0])
 
     def test_begin_waits_for_the_queue_to_drain(self):
         slow = self.autocommit()
