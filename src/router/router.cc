@@ -285,6 +285,16 @@ int RunRouter(const std::string& spec_path) {
       }
     }
   }
+  // The pid file goes first: the kernel accepts connections as soon as a
+  // port listens, and `tusk up` returns then, so `tusk down` must already be
+  // able to find this process. Removed on every way out.
+  WriteFileAtomically(spec->pid_file, std::to_string(getpid()));
+  struct PidFileRemover {
+    std::string path;
+    ~PidFileRemover() {
+      if (!path.empty()) unlink(path.c_str());
+    }
+  } pid_file_remover{spec->pid_file};
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<int> listen_fds;
   for (int i = 0; i < n; ++i) {
@@ -344,7 +354,6 @@ int RunRouter(const std::string& spec_path) {
   }
 
   for (auto& w : workers) w->Start();
-  WriteFileAtomically(spec->pid_file, std::to_string(getpid()));
   RouterLog(
       "listening on " + spec->listen + " port " + std::to_string(spec->port) +
       (spec->readonly_port ? " (read-only " + std::to_string(spec->readonly_port) + ")" : "") +
@@ -370,7 +379,6 @@ int RunRouter(const std::string& spec_path) {
   for (auto& w : workers) w->Join();
   workers.clear();
   for (int fd : listen_fds) close(fd);
-  if (!spec->pid_file.empty()) unlink(spec->pid_file.c_str());
   if (!spec->status_file.empty()) unlink(spec->status_file.c_str());
   if (shared.client_tls) SSL_CTX_free(shared.client_tls);
   if (shared.server_tls) SSL_CTX_free(shared.server_tls);

@@ -226,6 +226,11 @@ class RouterWiringTest(TuskTestCase):
         cfg = self.with_router()
         self.tusk("up", config=cfg)
         spec_file = self.path(".agent", "main.router.spec.json")
+        # `up` returned once the router port accepted: by then the router's
+        # pid file must exist, or `down` could not find an orphaned router.
+        with open(spec_file) as f:
+            pid_file = json.load(f)["pid_file"]
+        self.assertTrue(os.path.exists(pid_file), pid_file)
         with open(self.path(".agent", "agent.pid")) as f:
             os.kill(int(f.read()), 9)
         self.assertTrue(wait_until(lambda: not live_processes("agent --state-dir", self.state),
