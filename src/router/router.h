@@ -13,7 +13,9 @@ namespace tusk::router {
 
 /// Runs the router until SIGTERM/SIGINT. Returns the process exit code:
 /// 0 after a clean stop, 1 when the spec cannot be loaded or a port cannot
-/// be bound (the reason is printed to stderr).
+/// be bound (the reason is printed to stderr). The spec's pid file is
+/// written before the ports listen (so whoever sees the port accept can find
+/// the process) and removed on every return.
 int RunRouter(const std::string& spec_path);
 
 }  // namespace tusk::router

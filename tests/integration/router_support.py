@@ -63,7 +63,7 @@ class Wire:
         self.send(startup_packet(params))
 
     def message(self, kind, body=b""):
-        self.send(kind + struct.pack("!i", len(body) + 4) + body)
+        self.send(frame(kind, body))
 
     def _fill(self, n):
         """Reads until n bytes are buffered; False on EOF."""
@@ -107,6 +107,11 @@ class Wire:
     def query(self, sql):
         self.message(b"Q", sql.encode() + b"\0")
         return self.read_until_ready()
+
+
+def frame(kind, body=b""):
+    """One protocol message: type byte, Int32 length (itself included), body."""
+    return kind + struct.pack("!i", len(body) + 4) + body
 
 
 def startup_packet(params, version=PROTOCOL_3):

@@ -18,7 +18,7 @@ import time
 import psycopg2
 import psycopg2.errors
 
-from router_support import RouterCase, errors_in, in_thread
+from router_support import RouterCase, errors_in, frame, in_thread
 
 
 class PipelineCase(RouterCase):
@@ -233,23 +233,20 @@ class PipelineQueueTest(PipelineCase):
         connection, so both requests queue behind it. Returns each client's
         messages up to its ReadyForQuery."""
         holder = self.autocommit()
-        t, box = in_thread(lambda: self.scalar(holder, "SELECT 'held' FROM pg_sleep(1)"))
+        # Long enough that both requests are queued while it runs, also
+        # under ASan on a loaded box (each raw login takes milliseconds).
+        t, box = in_thread(lambda: self.scalar(holder, "SELECT 'held' FROM pg_sleep(2)"))
         time.sleep(0.3)
         before = self.stat("pipelined")
-
-        def msg(kind, body=b""):
-            return kind + struct.pack("!i", len(body) + 4) + body
-
         wires = []
         for name in (b"first", b"second"):
             w = self.login()
-            w.send(msg(b"P", name + b"\0" + sql + b"\0" + struct.pack("!h", 0)) + msg(b"S"))
+            w.send(frame(b"P", name + b"\0" + sql + b"\0" + struct.pack("!h", 0)) + frame(b"S"))
             self.assertEqual([k for k, _ in w.read_until_ready()], [b"1", b"Z"])
             # One write, so that the router sees the whole request at once.
-            w.send(msg(b"B", b"\0" + name + b"\0" + struct.pack("!hhh", 0, 0, 0)) +
-                   msg(b"E", b"\0" + struct.pack("!i", 0)) + msg(b"S"))
+            w.send(frame(b"B", b"\0" + name + b"\0" + struct.pack("!hhh", 0, 0, 0)) +
+                   frame(b"E", b"\0" + struct.pack("!i", 0)) + frame(b"S"))
             wires.append(w)
-            time.sleep(0.2)
         out = [w.read_until_ready() for w in wires]
         t.join(timeout=10)
         self.assertEqual(box.get("result"), "held", box)
