@@ -137,8 +137,9 @@ struct Router {
   /// Transaction mode: autocommit requests of different clients that may be
   /// queued on one server connection (`pipeline_depth`); 0 = off.
   int pipeline_depth = 0;
-  /// A server connection whose oldest queued request has run this long takes
-  /// no more queued requests (`pipeline_busy_limit`), ms.
+  /// A server connection that has run queued requests back to back this long
+  /// (since its queue was last empty) takes no more until it has drained
+  /// (`pipeline_busy_limit`), ms.
   int64_t pipeline_busy_limit_ms = 1;
   RouterClientAuth client_auth = RouterClientAuth::kScramSha256;
   std::vector<std::string> admin_roles;  ///< resolved: [superuser] when not given

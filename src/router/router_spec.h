@@ -53,7 +53,8 @@ struct RouterSpec {
   /// Transaction mode: how many autocommit requests of different clients
   /// may be queued on one server connection (pipeline.h); 0 = off.
   int pipeline_depth = 0;
-  /// A server whose oldest queued request has run this long takes no more.
+  /// A server that has run queued requests back to back this long (since its
+  /// queue was last empty) takes no more until it has drained.
   int64_t pipeline_busy_limit_ms = 1;
   uint32_t max_message_bytes = 64u << 20;  ///< larger messages are 08P01
   ClientAuth client_auth = ClientAuth::kScramSha256;

@@ -128,7 +128,7 @@ void ServerConn::EndSegment() {
 }
 
 void ServerConn::OwnOpenSegment(ClientConn* client) {
-  if (queued_ == 0) head_since_us_ = NowUs();  // the first request (or its prelude) runs now
+  if (queued_ == 0) streak_since_us_ = NowUs();  // the first request (or its prelude) runs now
   open_.owner = client;
   open_.queued = true;
   queued_++;
@@ -179,7 +179,6 @@ void ServerConn::PopFront() {
   }
   if (was_queued) queued_--;
   if (state_ != ServerState::kPipelining || segments_.empty()) return;
-  head_since_us_ = NowUs();
   if (segments_.front().cancel) {
     segments_.front().cancel = false;
     SendCancelNow();

@@ -149,8 +149,10 @@ class ServerConn : public IoHandler {
   // ---- Pipelining (kPipelining). ----
   /// Queued client requests (segments with an owner), including the running one.
   int queued() const { return queued_; }
-  /// When the request at the head of the queue started running (µs); 0 when none.
-  int64_t head_since_us() const { return queued_ > 0 ? head_since_us_ : 0; }
+  /// When the queue last went from empty to non-empty (µs): the backend has
+  /// run queued requests back to back, without sleeping, since then (it is
+  /// also when the oldest one may have started). 0 when none is queued.
+  int64_t streak_since_us() const { return queued_ > 0 ? streak_since_us_ : 0; }
   /// Marks the open segment as `client`'s request, about to be queued.
   void OwnOpenSegment(ClientConn* client);
   /// `client` left: its queued request still runs, its responses are dropped.
@@ -223,9 +225,9 @@ class ServerConn : public IoHandler {
   int64_t idle_since_ms_ = 0;
   bool retire_ = false;
   bool readable_ = false;
-  bool flush_queued_ = false;  ///< FlushAtBatchEnd() asked for this batch
-  int queued_ = 0;             ///< segments with an owner or disowned (kPipelining)
-  int64_t head_since_us_ = 0;  ///< see head_since_us()
+  bool flush_queued_ = false;    ///< FlushAtBatchEnd() asked for this batch
+  int queued_ = 0;               ///< segments with an owner or disowned (kPipelining)
+  int64_t streak_since_us_ = 0;  ///< see streak_since_us()
 };
 
 }  // namespace tusk::router

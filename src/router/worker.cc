@@ -190,8 +190,13 @@ bool Worker::PipelineHasRoom(ServerConn* s, const RouterSpec& spec, int64_t now_
   // Retired or past its lifetime: it takes no more, drains and is closed
   // by ServerFree (a busy queue would otherwise never let it go).
   if (s->retire() || NowMs() - s->created_ms() > spec.server_lifetime_ms) return false;
-  int64_t head = s->head_since_us();
-  return head == 0 || now_us - head <= spec.pipeline_busy_limit_ms * 1000;
+  // A backend that never finds its socket empty never sleeps, so it runs
+  // whole scheduler slices while pgbench or other clients wait for the CPU:
+  // after the busy limit it drains and goes idle, and a request that arrives
+  // meanwhile starts another streak elsewhere. This also keeps requests from
+  // queueing behind one that has run that long.
+  int64_t streak = s->streak_since_us();
+  return streak == 0 || now_us - streak <= spec.pipeline_busy_limit_ms * 1000;
 }
 
 bool Worker::TryPipeline(LocalPool& lp, ClientConn* client) {

@@ -7,11 +7,11 @@
 // new one if the pool's budget allows, or waits. A server that becomes free
 // goes to the first waiter, or is parked idle. With `pipeline_depth` set, a
 // request that may be queued (ClientConn::pipeline_bytes) goes to the
-// pipelining server with the shortest queue below the depth whose running
-// request started less than `pipeline_busy_limit_ms` ago, else to an idle
-// server, which starts pipelining (so a server is added only when the busy
-// ones are full); waiters keep their FIFO order. Timeouts are enforced by
-// Tick() every 100 ms.
+// pipelining server with the shortest queue below the depth that has been
+// running queued requests back to back for less than `pipeline_busy_limit_ms`,
+// else to an idle server, which starts pipelining (so a server is added only
+// when the busy ones are full or past the limit); waiters keep their FIFO
+// order. Timeouts are enforced by Tick() every 100 ms.
 // Thread-safety: methods run on the worker's own thread, except Post()-ed
 // closures from other threads (EventLoop::Post).
 #pragma once

@@ -288,3 +288,36 @@ class PipelineQueueTest(PipelineCase):
         t2.join(timeout=10)
         self.assertEqual(box2.get("result"), "other", box2)
         t.join(timeout=10)
+
+
+class PipelineBusyLimitTest(PipelineCase):
+    """pipeline_busy_limit counts from when a server's queue was last empty,
+    not from when its running request started: a server that has run queued
+    requests back to back for that long takes no more until it has drained."""
+    router = """
+        pool_size: 1
+        pipeline_depth: 8
+        pipeline_busy_limit: 1s
+        admin_roles: [postgres]
+        """
+
+    def test_a_server_busy_past_the_limit_takes_no_more_requests(self):
+        a, b, c = self.autocommit(), self.autocommit(), self.autocommit()
+        before = self.stat("pipelined")
+        start = time.monotonic()
+        # 0.0-0.8 s: a runs; the server's streak starts.
+        ta, box_a = in_thread(lambda: self.scalar(a, "SELECT 'a' FROM pg_sleep(0.8)"))
+        time.sleep(0.3)
+        # 0.3 s, streak 0.3 s: b is queued behind a and runs 0.8-1.6 s.
+        tb, box_b = in_thread(lambda: self.scalar(b, "SELECT 'b' FROM pg_sleep(0.8)"))
+        time.sleep(1.0)
+        # 1.3 s: the running request (b) started 0.5 s ago, but the server has
+        # been busy for 1.3 s: c is not queued; it waits for the server to
+        # drain and then runs on it (pool_size 1) as the first of a new streak.
+        tc, box_c = in_thread(lambda: self.scalar(c, "SELECT 'c'"))
+        for t in (ta, tb, tc):
+            t.join(timeout=15)
+        self.assertEqual([box_a.get("result"), box_b.get("result"), box_c.get("result")],
+                         ["a", "b", "c"], (box_a, box_b, box_c))
+        self.assertGreater(box_c["done_at"] - start, 1.5)  # after b
+        self.assertEqual(self.stat("pipelined") - before, 1)  # b only
