@@ -128,7 +128,7 @@ void ServerConn::EndSegment() {
 }
 
 void ServerConn::OwnOpenSegment(ClientConn* client) {
-  if (queued_ == 0) streak_since_us_ = NowUs();  // the first request (or its prelude) runs now
+  if (queued_ == 0) streak_since_us_ = NowUs();  // a streak starts: this request runs now
   open_.owner = client;
   open_.queued = true;
   queued_++;

@@ -150,8 +150,8 @@ class ServerConn : public IoHandler {
   /// Queued client requests (segments with an owner), including the running one.
   int queued() const { return queued_; }
   /// When the queue last went from empty to non-empty (µs): the backend has
-  /// run queued requests back to back, without sleeping, since then (it is
-  /// also when the oldest one may have started). 0 when none is queued.
+  /// run queued requests back to back, without sleeping, since then, and no
+  /// queued request started before it. 0 when none is queued.
   int64_t streak_since_us() const { return queued_ > 0 ? streak_since_us_ : 0; }
   /// Marks the open segment as `client`'s request, about to be queued.
   void OwnOpenSegment(ClientConn* client);
