@@ -245,12 +245,19 @@ def in_thread(fn):
 
 class RouterCase(unittest.TestCase):
     """Subclasses set `router` (extra lines of the router: section) and may
-    set `hba` (a YAML list, as text) and `mode`."""
+    set `hba` (a YAML list, as text), `parameters` (a YAML map of GUCs, as
+    text; "{dir}" becomes the class's directory), `mode`, and override
+    prepare() to write files into cls.dir before `tusk up`."""
 
     mode = "transaction"
     router = ""
     hba = ""
+    parameters = ""
     db = "app"
+
+    @classmethod
+    def prepare(cls):
+        """Runs after cls.dir exists and before tusk.yaml is written."""
 
     @classmethod
     def setUpClass(cls):
@@ -260,9 +267,10 @@ class RouterCase(unittest.TestCase):
         cls.pg_port, cls.port, cls.ro_port, cls.metrics_port = free_ports(4)
         cls.cleanups = []
         cls.cfg = os.path.join(cls.dir, "tusk.yaml")
-        with open(cls.cfg, "w") as f:
-            f.write(cls.config_text())
         try:
+            cls.prepare()
+            with open(cls.cfg, "w") as f:
+                f.write(cls.config_text())
             cls.up = cls.tusk("up", "--timeout", "120")
             if cls.up.returncode != 0:
                 raise AssertionError(f"tusk up exited {cls.up.returncode}\nstdout:\n"
@@ -281,6 +289,8 @@ class RouterCase(unittest.TestCase):
                                                              str(cls.metrics_port))
         router = textwrap.indent(router, " " * 6)
         hba = textwrap.indent(textwrap.dedent(cls.hba).strip(), " " * 4)
+        parameters = textwrap.indent(
+            textwrap.dedent(cls.parameters).strip().replace("{dir}", cls.dir), " " * 6)
         return (textwrap.dedent(f"""\
             instances:
               - name: main
@@ -295,7 +305,8 @@ class RouterCase(unittest.TestCase):
                   readonly_port: {cls.ro_port}
                   mode: {cls.mode}
             """) + (router + "\n" if router.strip() else "")
-                + ("    hba:\n" + hba + "\n" if hba.strip() else ""))
+                + ("    hba:\n" + hba + "\n" if hba.strip() else "")
+                + ("    parameters:\n" + parameters + "\n" if parameters.strip() else ""))
 
     @classmethod
     def tearDownClass(cls):

@@ -817,11 +817,6 @@ class StandbyTest(RouterCase):
         rw_before.commit()
 
 
-if __name__ == "__main__":
-    import unittest
-    unittest.main()
-
-
 class AuthQueryTest(RouterCase):
     """Roles tusk does not manage log in through the router with the
     verifier the auth query (tusk_router_auth + tusk_router.lookup) reads."""
@@ -947,3 +942,8 @@ class AuthQueryTest(RouterCase):
 
         self.admin_command("PAUSE")
         self.assertEqual(assert_held_until_resume(self, work), 42)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
