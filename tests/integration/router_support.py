@@ -29,6 +29,7 @@ from harness import TUSK, free_ports, wait_until
 
 PROTOCOL_3 = 196608
 SSL_REQUEST = 80877103
+GSSENC_REQUEST = 80877104
 
 
 # ---------------------------------------------------------------------------
@@ -161,12 +162,18 @@ def scram_server_first(wire, user, database):
     return dict(item.split("=", 1) for item in body[4:].decode().split(","))
 
 
-def scram_login(wire, user, password, database):
-    """Startup + SCRAM-SHA-256 (no channel binding) as libpq does it. Returns
-    the messages after AuthenticationOk up to ReadyForQuery; raises
-    LoginFailed with the ErrorResponse fields when the server refuses."""
-    wire.startup(user=user, database=database)
+def scram_login(wire, user, password, database, version=PROTOCOL_3, **params):
+    """Startup (`version`, extra `params`) + SCRAM-SHA-256 (no channel
+    binding) as libpq does it. Returns the messages after AuthenticationOk up
+    to ReadyForQuery; a NegotiateProtocolVersion before the exchange is kept
+    in wire.negotiated (its body). Raises LoginFailed with the ErrorResponse
+    fields when the server refuses."""
+    wire.send(startup_packet(dict(user=user, database=database, **params), version))
     m = wire.read()
+    wire.negotiated = None
+    if m is not None and m[0] == b"v":
+        wire.negotiated = m[1]
+        m = wire.read()
     if m is None or m[0] == b"E":
         raise LoginFailed(error_fields(m[1]) if m else {}, [m])
     kind, body = m

@@ -26,8 +26,8 @@ import psycopg2
 import psycopg2.errors
 
 from harness import PG_BIN, free_port, wait_until
-from router_support import (RouterCase, LoginFailed, errors_in, in_thread, scram_login,
-                            scram_server_first)
+from router_support import (GSSENC_REQUEST, RouterCase, LoginFailed, errors_in, in_thread,
+                            scram_login, scram_server_first)
 
 
 def assert_held_until_resume(case, blocked):
@@ -355,6 +355,30 @@ class TransactionModeTest(ClientTests, RouterCase):
         self.assertFalse(plain.info.ssl_in_use)
         self.assertEqual(self.scalar(plain, "SELECT 9"), 9)
 
+    # -- startup negotiation -----------------------------------------------------
+
+    def test_gssenc_refused_and_newer_minor_version_negotiated(self):
+        # GSSENCRequest is answered 'N'; the client goes on in plaintext.
+        w = self.wire()
+        w.send(struct.pack("!ii", 8, GSSENC_REQUEST))
+        self.assertEqual(w.sock.recv(1), b"N")
+        # Protocol 3.2 with an option the router does not know: it answers
+        # NegotiateProtocolVersion (newest minor 0, the option refused) and
+        # the login goes on at 3.0, as PostgreSQL's does.
+        scram_login(w, "app", self.secrets["app"], "app", version=(3 << 16) | 2,
+                    **{"_pq_.unknown_option": "x"})
+        self.assertIsNotNone(w.negotiated, "no NegotiateProtocolVersion")
+        newest, count = struct.unpack("!ii", w.negotiated[:8])
+        self.assertEqual((newest, count), (0, 1))
+        self.assertEqual(w.negotiated[8:], b"_pq_.unknown_option\0")
+        rows = [body for kind, body in w.query("SELECT 41 + 1") if kind == b"D"]
+        self.assertEqual(len(rows), 1)
+        self.assertTrue(rows[0].endswith(b"42"), rows)
+        # A plain 3.0 startup gets no NegotiateProtocolVersion.
+        w2 = self.wire()
+        scram_login(w2, "app", self.secrets["app"], "app")
+        self.assertIsNone(w2.negotiated)
+
     # -- malformed input ---------------------------------------------------------
 
     def test_startup_packet_with_bad_length(self):
@@ -520,15 +544,34 @@ class SessionModeTest(ClientTests, RouterCase):
         n = listener.notifies.pop(0)
         self.assertEqual((n.channel, n.payload), ("router_events", "hello"))
 
-    def test_session_state_persists(self):
-        conn = self.connect()
-        conn.autocommit = True
-        with conn.cursor() as cur:
+    def test_session_state_persists_and_the_next_session_starts_clean(self):
+        first = psycopg2.connect(self.dsn())
+        first.autocommit = True
+        with first.cursor() as cur:
+            cur.execute("SET statement_timeout = 4321")
             cur.execute("CREATE TEMP TABLE session_only (x int)")
             cur.execute("INSERT INTO session_only VALUES (1), (2)")
             cur.execute("PREPARE two AS SELECT count(*) FROM session_only")
+            cur.execute("LISTEN left_channel")
             cur.execute("EXECUTE two")
             self.assertEqual(cur.fetchone()[0], 2)
+            cur.execute("SHOW statement_timeout")
+            self.assertEqual(cur.fetchone()[0], "4321ms")
+            cur.execute("SELECT pg_backend_pid()")
+            pid = cur.fetchone()[0]
+        first.close()
+        # Hold each new session until one lands on that server (pool_size 10).
+        for _ in range(10):
+            conn = self.connect()
+            conn.autocommit = True
+            if self.scalar(conn, "SELECT pg_backend_pid()") == pid:
+                break
+        else:
+            self.fail(f"no new session got server {pid} back\n{self.router_log()}")
+        self.assertEqual(self.scalar(conn, "SHOW statement_timeout"), "0")
+        self.assertIsNone(self.scalar(conn, "SELECT to_regclass('pg_temp.session_only')"))
+        self.assertEqual(self.scalar(conn, "SELECT count(*) FROM pg_prepared_statements"), 0)
+        self.assertEqual(self.scalar(conn, "SELECT count(*) FROM pg_listening_channels()"), 0)
 
     def test_pause_waits_for_session_clients(self):
         holder = self.connect()
