@@ -21,7 +21,8 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
 jobs="${JOBS:-2}"
-targets=(config_fuzz sql_script_fuzz agent_spec_fuzz protocol_fuzz router_spec_fuzz pipeline_sql_fuzz)
+targets=(config_fuzz sql_script_fuzz agent_spec_fuzz protocol_fuzz router_spec_fuzz pipeline_sql_fuzz
+         set_command_fuzz)
 # Per-target multiple of SECONDS_PER_TARGET (default 1).
 declare -A time_factor=([protocol_fuzz]=2)
 
@@ -39,7 +40,8 @@ rm -f "$log"
 
 # Seeds: examples for the config loader and the SQL splitter; a small spec for
 # the agent and the router; startup packets, message streams and SCRAM halves for the codec;
-# pgbench's queries and quoting/comment/multi-statement cases for the pipelining classifier.
+# pgbench's queries and quoting/comment/multi-statement cases for the pipelining classifier;
+# SET/RESET forms for the settings parser.
 seed_dir() {
   local t="$1" dir="$2"
   mkdir -p "$dir"
@@ -70,6 +72,11 @@ JSON
       printf '%s' 'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 1;' >"$dir/update.sql"
       printf '%s' "/* a /* b */ */ with x as (select 'it''s;' as \"q\"\"\") table x -- c" >"$dir/quotes.sql"
       printf '%s' "SELECT 1; BEGIN; SELECT \$\$x\$\$, E'\\'', currval('s')" >"$dir/multi.sql" ;;
+    set_command_fuzz)
+      printf '%s' "SET search_path = 'My Schema', \"\$user\", public;" >"$dir/list.sql"
+      printf '%s' "set session characteristics as transaction isolation level read committed, read only" >"$dir/chars.sql"
+      printf '%s' "/* c */ RESET app.Tenant -- x" >"$dir/reset.sql"
+      printf '%s' "SET x = -00.5e3, E'a', U&'b', \$\$c\$\$; DISCARD ALL" >"$dir/odd.sql" ;;
     protocol_fuzz) python3 - "$dir" <<'PY' ;;
 import base64, struct, sys
 d = sys.argv[1]

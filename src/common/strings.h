@@ -27,6 +27,9 @@ std::optional<uint64_t> ParseBytes(std::string_view s);
 /// TB/GB/MB/kB that divides evenly, e.g. 536870912 -> "512MB".
 std::string FormatPgBytes(uint64_t bytes);
 
+/// `s` with ASCII letters lowercased (other bytes unchanged).
+std::string LowerAscii(std::string_view s);
+
 /// Quotes an SQL identifier ("my db" -> "\"my db\""); always quotes.
 std::string QuoteIdent(std::string_view ident);
 
@@ -35,6 +38,12 @@ std::string QuoteLiteral(std::string_view value);
 
 /// True for a plain lowercase SQL identifier usable unquoted: [a-z_][a-z0-9_]*, ≤ 63 bytes.
 bool IsSimpleIdentifier(std::string_view s);
+
+/// PostgreSQL's lexer classes: whitespace (space, \t, \n, \r, \f, \v), a
+/// decimal digit, and ident_start (ASCII letters, '_', any byte >= 0x80).
+bool IsSqlSpace(char c);
+bool IsSqlDigit(char c);
+bool IsSqlIdentStart(char c);
 
 /// `sql[i]` starts an SQL comment ("--" or "/*"): returns the index just past
 /// it (a line comment ends before its newline, \n or \r), or

@@ -11,6 +11,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <iterator>
 #include <thread>
 
 #include "common/random.h"
@@ -109,7 +110,7 @@ std::string NextWord(std::string_view& s) {
 }
 
 /// The leading keywords the router acts on in a simple Query.
-enum class Keyword { kOther, kListen, kDeallocate, kSet, kReset };
+enum class Keyword { kOther, kListen, kDeallocate, kDiscard, kSet, kReset };
 
 char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
@@ -141,7 +142,8 @@ Keyword FirstKeyword(std::string_view sql) {
     case 'l':
       return KeywordAt(s, "listen") ? Keyword::kListen : Keyword::kOther;
     case 'd':
-      return KeywordAt(s, "deallocate") ? Keyword::kDeallocate : Keyword::kOther;
+      if (KeywordAt(s, "deallocate")) return Keyword::kDeallocate;
+      return KeywordAt(s, "discard") ? Keyword::kDiscard : Keyword::kOther;
     default:
       return Keyword::kOther;
   }
@@ -437,7 +439,7 @@ bool ClientConn::HandleStartup() {
     return false;
   }
   for (const auto& [name, value] : p.params) {
-    if (!IsConnectionParam(name)) params_[name] = value;
+    if (!IsConnectionParam(name)) startup_params_[LowerAscii(name)] = value;
   }
   // `options` (PGOPTIONS): its -c settings are tracked like SET, since the
   // pool's server connections were started without them.
@@ -446,11 +448,7 @@ bool ClientConn::HandleStartup() {
     Fatal("42601", opts.error);
     return false;
   }
-  for (auto& [name, value] : opts.settings) {
-    std::string lower = name;
-    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    params_[lower] = std::move(value);
-  }
+  for (auto& [name, value] : opts.settings) startup_params_[LowerAscii(name)] = std::move(value);
   BeginAuth();
   return true;
 }
@@ -689,35 +687,100 @@ void ClientConn::SendWelcome(
     const std::vector<std::pair<std::string, std::string>>& server_params) {
   std::string& out = out_.back();
   for (const auto& [name, value] : server_params) {
-    auto mine = params_.find(name);
-    protocol::AppendParameterStatus(out, name, mine != params_.end() ? mine->second : value);
+    const std::string* mine = Setting(LowerAscii(name));
+    protocol::AppendParameterStatus(out, name, mine != nullptr ? *mine : value);
   }
   if (cancel_pid_ != 0) protocol::AppendBackendKeyData(out, cancel_pid_, cancel_key_);
   protocol::AppendReadyForQuery(out, protocol::TxStatus::kIdle);
 }
 
-std::string ClientConn::PreludeFor(ServerConn* s) {
-  std::string sql;
-  auto& set = s->router_set();
-  auto& sp = s->params();
-  for (const auto& [name, value] : params_) {
-    auto cur = sp.find(name);
-    if (cur != sp.end() && cur->second == value) continue;
-    if (!IsSimpleIdentifier(name)) continue;
-    sql += "SET " + name + " = " + QuoteLiteral(value) + ";";
-    sp[name] = value;
-    set[name] = value;
+const std::string* ClientConn::Setting(const std::string& name) const {
+  if (set_params_ != nullptr) {
+    auto it = set_params_->find(name);
+    if (it != set_params_->end()) return &it->second;
   }
-  for (auto it = set.begin(); it != set.end();) {
-    if (params_.count(it->first) == 0) {
-      sql += "RESET " + it->first + ";";
-      sp.erase(it->first);
-      it = set.erase(it);
+  auto it = startup_params_.find(name);
+  return it != startup_params_.end() ? &it->second : nullptr;
+}
+
+bool ClientConn::ApplySettings(ServerConn* s) {
+  bool sent = false;
+  auto apply = [&](const std::string& name, const std::string& value) {
+    const std::string* current = s->CurrentSetting(name);
+    if (current != nullptr && *current == value) return;
+    s->SendPrelude(SetConfigSql(name, value));
+    s->settings()[name] = value;
+    sent = true;
+  };
+  if (set_params_ != nullptr) {
+    for (const auto& [name, value] : *set_params_) apply(name, value);
+  }
+  for (const auto& [name, value] : startup_params_) {
+    if (set_params_ == nullptr || set_params_->count(name) == 0) apply(name, value);
+  }
+  // What another client left there and this one did not choose: the login's value.
+  auto& held = s->settings();
+  for (auto it = held.begin(); it != held.end();) {
+    if (Setting(it->first) == nullptr) {
+      s->SendPrelude(ResetSql(it->first));
+      it = held.erase(it);
+      sent = true;
     } else {
       ++it;
     }
   }
-  return sql;
+  return sent;
+}
+
+void ClientConn::Reported(const std::string& name, std::string_view value) {
+  if (set_params_ == nullptr) set_params_ = std::make_unique<std::map<std::string, std::string>>();
+  (*set_params_)[name] = std::string(value);
+}
+
+void ClientConn::RequestEnded(protocol::TxStatus tx, bool errored, bool rolled_back) {
+  if (pending_sets_ == nullptr || tx != protocol::TxStatus::kIdle) return;
+  std::unique_ptr<std::vector<SetCommand>> pending = std::move(pending_sets_);
+  if (errored || rolled_back) return;  // the SETs did not take effect
+  for (const SetCommand& cmd : *pending) Commit(cmd);
+}
+
+void ClientConn::Commit(const SetCommand& cmd) {
+  auto* held = server_ != nullptr ? &server_->settings() : nullptr;
+  if (set_params_ == nullptr) set_params_ = std::make_unique<std::map<std::string, std::string>>();
+  auto& mine = *set_params_;
+  switch (cmd.kind) {
+    case SetKind::kSet:
+      for (const auto& [name, value] : cmd.settings) {
+        mine[name] = value;
+        if (held != nullptr) (*held)[name] = value;
+      }
+      break;
+    case SetKind::kReset:
+      // Back to the client's startup value where it gave one (the next
+      // server it uses applies it again), else to the login's.
+      for (const auto& [name, value] : cmd.settings) {
+        mine.erase(name);
+        if (held != nullptr) held->erase(name);
+      }
+      break;
+    case SetKind::kResetAll:
+      for (auto it = mine.begin(); it != mine.end();) {
+        it = KeptByResetAll(it->first) ? std::next(it) : mine.erase(it);
+      }
+      if (held != nullptr) {
+        for (auto it = held->begin(); it != held->end();) {
+          it = KeptByResetAll(it->first) ? std::next(it) : held->erase(it);
+        }
+      }
+      break;
+    case SetKind::kDiscardAll:
+      mine.clear();
+      if (held != nullptr) held->clear();
+      break;
+    case SetKind::kNone:
+    case SetKind::kUnsupported:
+      break;
+  }
 }
 
 void ClientConn::EndWait() {
@@ -740,8 +803,7 @@ void ClientConn::Link(ServerConn* s) {
   pool_->stats().clients_active.Add(1);
   pool_->stats().servers_active.Add(1);
   EndWait();
-  std::string prelude = PreludeFor(s);
-  if (!prelude.empty()) s->SendPrelude(prelude);
+  bool prelude = ApplySettings(s);
   state_ = ClientState::kActive;
   if (was_login) {
     if (!pool_->has_welcome()) pool_->set_welcome(s->login_params());
@@ -749,8 +811,7 @@ void ClientConn::Link(ServerConn* s) {
     Flush();
     if (state_ == ClientState::kClosed) return;
   }
-  if (prelude.empty() && in_.empty() && settings_->spec.mode == PoolMode::kTransaction &&
-      s->Quiet()) {
+  if (!prelude && in_.empty() && settings_->spec.mode == PoolMode::kTransaction && s->Quiet()) {
     Unlink();  // only needed the welcome
     return;
   }
@@ -930,8 +991,7 @@ void ClientConn::StartPipelined(ServerConn* s) {
   pool_->stats().clients_active.Add(1);
   EndWait();
   if (s->queued() > 0) pool_->stats().pipelined.Add();
-  std::string prelude = PreludeFor(s);
-  if (!prelude.empty()) s->SendPrelude(prelude);
+  ApplySettings(s);
   s->OwnOpenSegment(this);
   size_t left = pipeline_bytes_;
   pipeline_bytes_ = 0;
@@ -1017,11 +1077,6 @@ bool ClientConn::ForwardMessage(char type, std::string_view frame, std::string_v
   if (settings_->spec.mode == PoolMode::kTransaction) {
     handled = RewriteForTransactionMode(type, body);
     if (state_ == ClientState::kClosed) return false;
-  } else if (type == 'Q') {
-    auto q = protocol::ParseQuery(body);
-    if (q && (FirstKeyword(*q) == Keyword::kSet || FirstKeyword(*q) == Keyword::kReset)) {
-      TrackSet(*q);
-    }
   }
   if (!handled) s->out().Append(frame);
   if (type == 'S' || type == 'Q' || type == 'F') s->EndSegment();
@@ -1126,65 +1181,27 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
         protocol::AppendQuery(s->out().back(), "DEALLOCATE ALL");
         return true;
       }
-      if (kw == Keyword::kSet || kw == Keyword::kReset) TrackSet(*q);
+      if (kw != Keyword::kSet && kw != Keyword::kReset && kw != Keyword::kDiscard) return false;
+      SetCommand cmd = ParseSetCommand(*q);
+      if (cmd.kind == SetKind::kUnsupported) {
+        // The server raises the error, so that a transaction block fails as
+        // it would have, and the setting changes nowhere.
+        protocol::AppendQuery(s->out().back(), RefusalSql(cmd.reason));
+        return true;
+      }
+      if (cmd.kind == SetKind::kDiscardAll) {
+        // It drops every prepared statement of the session, shared ones too.
+        statements_.clear();
+        s->prepared().clear();
+      }
+      if (cmd.kind != SetKind::kNone) {
+        if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
+        pending_sets_->push_back(std::move(cmd));
+      }
       return false;
     }
     default:
       return false;
-  }
-}
-
-void ClientConn::TrackSet(std::string_view sql) {
-  // SET [SESSION] name {TO|=} value  /  RESET name  /  RESET ALL, as one
-  // statement: remembered so the next server gets it too. Parameters that
-  // PostgreSQL reports (application_name, TimeZone, ...) are tracked from
-  // ParameterStatus instead.
-  std::string_view s = sql;
-  std::string verb = NextWord(s);
-  std::string name = NextWord(s);
-  if (verb == "set" && name == "session") {
-    std::string_view peek = s;
-    if (NextWord(peek) == "characteristics") return;
-    name = NextWord(s);
-  }
-  if (name.empty() || name == "local" || name == "transaction" || name == "constraints" ||
-      name == "role" || name == "session_authorization") {
-    return;
-  }
-  if (verb == "reset") {
-    if (name == "all") {
-      params_.clear();
-    } else {
-      params_.erase(name);
-    }
-    return;
-  }
-  s = SkipSpace(s);
-  if (s.substr(0, 1) == "=") {
-    s.remove_prefix(1);
-  } else {
-    std::string to = NextWord(s);
-    if (to != "to") return;
-  }
-  std::string value = Trim(s);
-  while (!value.empty() && value.back() == ';') value = Trim(value.substr(0, value.size() - 1));
-  if (value.empty() || value.find(';') != std::string::npos) return;
-  if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
-    std::string inner;
-    for (size_t i = 1; i + 1 < value.size(); ++i) {
-      inner += value[i];
-      if (value[i] == '\'' && i + 2 < value.size() && value[i + 1] == '\'') ++i;
-    }
-    value = inner;
-  }
-  if (value == "default" || value == "DEFAULT") {
-    params_.erase(name);
-    return;
-  }
-  params_[name] = value;
-  if (server_ != nullptr) {
-    server_->params()[name] = value;
-    server_->router_set()[name] = value;
   }
 }
 

@@ -14,8 +14,9 @@
 // synchronized.
 //
 // In transaction mode the client's named prepared statements are kept here
-// and re-created on whichever server serves the next transaction; the SQL
-// parameters it set (startup parameters and SET) are re-applied there too.
+// and re-created on whichever server serves the next transaction; the
+// settings it chose (startup parameters, SET/RESET once they took effect,
+// ParameterStatus) are applied there too (set_command.h).
 #pragma once
 
 #include <sys/socket.h>
@@ -25,13 +26,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "protocol/scram_exchange.h"
+#include "protocol/wire.h"
 #include "router/auth_lookup.h"
 #include "router/buffer.h"
 #include "router/event_loop.h"
 #include "router/pool.h"
+#include "router/set_command.h"
 #include "router/shared_state.h"
 #include "router/transport.h"
 
@@ -141,8 +146,15 @@ class ClientConn : public IoHandler {
   void PipelineEnded(ServerConn* server);
   /// When the current request was queued or the server linked (µs).
   int64_t request_start_us() const { return link_us_; }
-  /// Tracked parameter values (startup parameters, SET, ParameterStatus).
-  std::map<std::string, std::string>& params() { return params_; }
+  /// PostgreSQL reported `name` (lowercase) = `value` while running this
+  /// client's request: the client's setting follows it.
+  void Reported(const std::string& name, std::string_view value);
+  /// A SET/RESET of this client's waits for the end of its request or transaction.
+  bool has_pending_sets() const { return pending_sets_ != nullptr; }
+  /// Called by the server at the ReadyForQuery ending a request of this
+  /// client: once outside a transaction block, the pending SET/RESETs take
+  /// effect unless the request failed or the transaction rolled back.
+  void RequestEnded(protocol::TxStatus tx, bool errored, bool rolled_back);
   /// Buffer sizes and server segment state, for SHOW CLIENTS.
   std::string debug_state() const;
   /// Admin sessions: completes a pending PAUSE once its pools are quiet (each tick).
@@ -181,7 +193,13 @@ class ClientConn : public IoHandler {
   int64_t PipelineRequestBytes() const;
   bool ForwardMessage(char type, std::string_view frame, std::string_view body);
   bool RewriteForTransactionMode(char type, std::string_view body);
-  std::string PreludeFor(ServerConn* s);
+  /// Queues on `s` the set_config()/RESET queries (one Query each, replies
+  /// dropped) that give it this client's settings; true when any was queued.
+  bool ApplySettings(ServerConn* s);
+  /// The client's value of setting `name` (lowercase), or null.
+  const std::string* Setting(const std::string& name) const;
+  /// A tracked SET/RESET took effect: records it for the client and for its server.
+  void Commit(const SetCommand& cmd);
   /// A server was assigned: records the pool wait (if any) and starts the
   /// request's clock (link_us_).
   void EndWait();
@@ -189,7 +207,6 @@ class ClientConn : public IoHandler {
   void ProtocolViolation(const std::string& message);
   void Terminate();
   void DetachFromPool();
-  void TrackSet(std::string_view sql);
 
   Worker* worker_;
   uint64_t id_;
@@ -204,7 +221,12 @@ class ClientConn : public IoHandler {
   std::shared_ptr<const Settings> settings_;
   std::shared_ptr<Pool> pool_;
   ServerConn* server_ = nullptr;
-  std::map<std::string, std::string> params_;
+  /// Startup parameters and `options` settings (lowercase names).
+  std::map<std::string, std::string> startup_params_;
+  /// Settings changed since (SET, ParameterStatus); allocated when first needed.
+  std::unique_ptr<std::map<std::string, std::string>> set_params_;
+  /// SET/RESETs sent whose request or transaction has not ended yet.
+  std::unique_ptr<std::vector<SetCommand>> pending_sets_;
   std::unordered_map<std::string, PreparedStatement> statements_;
   size_t pipeline_bytes_ = 0;                     ///< see pipeline_bytes()
   std::unique_ptr<protocol::ScramServer> scram_;  ///< during authentication only

@@ -42,20 +42,8 @@ constexpr std::string_view kDenied[] = {
     "pg_temp",
 };
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// PostgreSQL's ident_start: letters, '_' and any byte >= 0x80.
-bool IsWordStart(char c) {
-  unsigned char u = static_cast<unsigned char>(c);
-  unsigned char l = u | 0x20;
-  return (l >= 'a' && l <= 'z') || c == '_' || u >= 0x80;
-}
-
-bool IsWordContinue(char c) { return IsWordStart(c) || IsDigit(c); }
+// ident_cont without '$', which the scan treats on its own ($n parameters).
+bool IsWordContinue(char c) { return IsSqlIdentStart(c) || IsSqlDigit(c); }
 
 // True when `word` equals the lowercase ASCII `lower`, ignoring ASCII case.
 bool EqualsIgnoreCase(std::string_view word, std::string_view lower) {
@@ -104,7 +92,7 @@ bool PipelineSafeSql(std::string_view sql) noexcept {
   size_t i = 0;
   while (i < n) {
     char c = sql[i];
-    if (IsSpace(c)) {
+    if (IsSqlSpace(c)) {
       ++i;
       continue;
     }
@@ -119,7 +107,7 @@ bool PipelineSafeSql(std::string_view sql) noexcept {
       continue;
     }
     if (seen_semicolon) return false;
-    if (IsWordStart(c)) {
+    if (IsSqlIdentStart(c)) {
       size_t start = i;
       while (i < n && IsWordContinue(sql[i])) ++i;
       std::string_view word(sql.data() + start, i - start);

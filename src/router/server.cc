@@ -13,11 +13,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 
+#include "common/strings.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "router/backend_socket.h"
 #include "router/client.h"
+#include "router/set_command.h"
 #include "router/shared_state.h"
 #include "router/worker.h"
 
@@ -188,7 +191,7 @@ void ServerConn::PopFront() {
 void ServerConn::StartReset() {
   state_ = ServerState::kResetting;
   prepared_.clear();
-  router_set_.clear();
+  settings_.clear();
   SendPrelude("DISCARD ALL");
   Flush();
 }
@@ -197,12 +200,19 @@ void ServerConn::StartRollback() {
   state_ = ServerState::kResetting;
   // The transaction may have SET what the router recorded: back to the
   // values of the login (RESET ALL), with the record to match.
-  router_set_.clear();
-  params_.clear();
-  for (const auto& [name, value] : login_params_) params_[name] = value;
+  for (auto it = settings_.begin(); it != settings_.end();) {
+    it = KeptByResetAll(it->first) ? std::next(it) : settings_.erase(it);
+  }
   SendPrelude("ROLLBACK");
   SendPrelude("RESET ALL");
   Flush();
+}
+
+const std::string* ServerConn::CurrentSetting(const std::string& name) const {
+  auto it = settings_.find(name);
+  if (it != settings_.end()) return it->second ? &*it->second : nullptr;
+  auto login = login_settings_.find(name);
+  return login != login_settings_.end() ? &login->second : nullptr;
 }
 
 void ServerConn::SendPrelude(const std::string& sql) {
@@ -388,8 +398,8 @@ void ServerConn::HandleLogin() {
       case 'S': {
         auto ps = protocol::ParseParameterStatus(body);
         if (ps) {
-          params_[std::string(ps->name)] = std::string(ps->value);
           login_params_.emplace_back(ps->name, ps->value);
+          login_settings_[LowerAscii(ps->name)] = std::string(ps->value);
         }
         break;
       }
@@ -430,11 +440,8 @@ void ServerConn::HandleIdle() {
       Close("server sent " + std::string(1, f.type) + " while idle");
       return;
     }
-    if (f.type == 'S') {
-      auto ps = protocol::ParseParameterStatus(f.body);
-      if (ps) params_[std::string(ps->name)] = std::string(ps->value);
-    }
-    in_.Consume(f.size());  // NotificationResponse / NoticeResponse while idle: dropped
+    // NotificationResponse / NoticeResponse / ParameterStatus while idle: dropped
+    in_.Consume(f.size());
   }
 }
 
@@ -477,12 +484,22 @@ void ServerConn::HandleActive() {
           for (const std::string& name : seg.prepared) prepared_.erase(name);
         }
         break;
+      case 'C':
+        if (sink != nullptr && sink->has_pending_sets() &&
+            protocol::ParseCommandComplete(f.body) == "ROLLBACK") {
+          seg.rolled_back = true;
+        }
+        break;
       case 'S': {
+        // A client's request changed a reported setting: the client follows
+        // it, and the session's record is unknown until a tracked SET commits.
         auto ps = protocol::ParseParameterStatus(f.body);
-        if (ps) {
-          std::string name(ps->name);
-          params_[name] = std::string(ps->value);
-          if (sink != nullptr && !drop_all) sink->params()[name] = std::string(ps->value);
+        if (ps && !drop_all) {
+          std::string name = LowerAscii(ps->name);
+          if (!IgnoredReport(name)) {
+            settings_[name] = std::nullopt;
+            if (sink != nullptr) sink->Reported(name, ps->value);
+          }
         }
         break;
       }
@@ -503,7 +520,12 @@ void ServerConn::HandleActive() {
           pool_->stats().query_us.Record(static_cast<uint64_t>(NowUs() - seg.start_us));
           pool_->stats().queries.Add();
         }
-        if (sink != nullptr) sink->Touch();
+        if (sink != nullptr) {
+          sink->Touch();
+          if (!drop_all && sink->has_pending_sets()) {
+            sink->RequestEnded(tx_, seg.errored, seg.rolled_back);
+          }
+        }
         break;
       }
       default:

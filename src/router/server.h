@@ -58,6 +58,7 @@ struct Segment {
   int drop_close = 0;                 ///< CloseComplete replies to swallow (injected Close)
   bool drop_all = false;              ///< router's own query (SET prelude): swallow everything
   bool errored = false;               ///< an ErrorResponse arrived: the server skips to Sync
+  bool rolled_back = false;           ///< a CommandComplete "ROLLBACK" (tracked SETs pending)
   int64_t start_us = 0;               ///< when its first message was sent
   std::vector<std::string> prepared;  ///< statements named in this segment (forgotten on error)
   /// kPipelining: the client whose request this is (its responses go there);
@@ -99,8 +100,7 @@ class ServerConn : public IoHandler {
   int64_t idle_since_ms() const { return idle_since_ms_; }
   void set_idle_since_ms(int64_t t) { idle_since_ms_ = t; }
   protocol::TxStatus tx_status() const { return tx_; }
-  /// ParameterStatus values reported by PostgreSQL (and SETs the router sent).
-  std::unordered_map<std::string, std::string>& params() { return params_; }
+  /// The ParameterStatus values of the login (names as PostgreSQL spells them).
   const std::vector<std::pair<std::string, std::string>>& login_params() const {
     return login_params_;
   }
@@ -139,7 +139,7 @@ class ServerConn : public IoHandler {
   bool IdleInTransaction() const {
     return segments_.empty() && open_.empty() && tx_ != protocol::TxStatus::kIdle;
   }
-  /// Sends SETs for tracked parameters that differ (a dropped segment).
+  /// Queues one Query of the router's own (a segment whose replies are dropped).
   void SendPrelude(const std::string& sql);
   /// When the oldest unanswered message was sent (µs), 0 when none is outstanding.
   int64_t busy_since_us() const {
@@ -164,8 +164,15 @@ class ServerConn : public IoHandler {
   bool PreparedByAnotherQueued(const std::string& name, const ClientConn* client) const;
   /// Cancels `client`'s request now if it runs, else when it reaches the head.
   void CancelFor(ClientConn* client);
-  /// Parameters the router SET on this connection for some client (name → value).
-  std::unordered_map<std::string, std::string>& router_set() { return router_set_; }
+  /// Settings of this session that may differ from the login's (lowercase
+  /// name → string form, as set_config() takes it), or nullopt when a
+  /// client's request changed it in a way the router could not follow (a
+  /// ParameterStatus outside a tracked SET): reset or re-applied before the
+  /// next client's request.
+  std::unordered_map<std::string, std::optional<std::string>>& settings() { return settings_; }
+  /// What the session holds for `name` (lowercase): its settings() entry, or
+  /// the login's reported value; null when unknown.
+  const std::string* CurrentSetting(const std::string& name) const;
   std::string debug_state() const {
     return "srv_in=" + std::to_string(in_.size()) + " srv_out=" + std::to_string(out_.size()) +
            " segs=" + std::to_string(segments_.size()) + " open=" + std::to_string(!open_.empty()) +
@@ -214,10 +221,10 @@ class ServerConn : public IoHandler {
   int32_t backend_pid_ = 0;
   int32_t backend_key_ = 0;
   protocol::TxStatus tx_ = protocol::TxStatus::kIdle;
-  std::unordered_map<std::string, std::string> params_;
   std::vector<std::pair<std::string, std::string>> login_params_;
+  std::unordered_map<std::string, std::string> login_settings_;  ///< the same, lowercase names
   std::unordered_set<std::string> prepared_;
-  std::unordered_map<std::string, std::string> router_set_;
+  std::unordered_map<std::string, std::optional<std::string>> settings_;
   bool ready_ = false;  ///< logged in at least once
   std::deque<Segment> segments_;
   Segment open_;

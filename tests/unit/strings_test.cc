@@ -121,5 +121,19 @@ TEST(SkipSqlCommentTest, LineAndNestedBlockComments) {
   EXPECT_EQ(SkipSqlComment("/*/", 0), std::string_view::npos);
 }
 
+TEST(LowerAsciiTest, OnlyAsciiLettersChange) {
+  EXPECT_EQ(LowerAscii("DateStyle"), "datestyle");
+  EXPECT_EQ(LowerAscii("App.Tenant_ID-9"), "app.tenant_id-9");
+  EXPECT_EQ(LowerAscii("\xc3\x89t\xc3\xa9"), "\xc3\x89t\xc3\xa9");
+}
+
+TEST(SqlCharClassTest, FollowPostgresLexer) {
+  for (char c : std::string(" \t\n\r\f\v")) EXPECT_TRUE(IsSqlSpace(c)) << int(c);
+  EXPECT_FALSE(IsSqlSpace('x'));
+  EXPECT_TRUE(IsSqlDigit('0') && IsSqlDigit('9') && !IsSqlDigit('a'));
+  for (char c : std::string("aZ_\xc3")) EXPECT_TRUE(IsSqlIdentStart(c)) << int(c);
+  for (char c : std::string("0$.\"'")) EXPECT_FALSE(IsSqlIdentStart(c)) << int(c);
+}
+
 }  // namespace
 }  // namespace tusk

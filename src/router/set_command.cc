@@ -1,0 +1,467 @@
+// Implementation of ParseSetCommand (set_command.h): a small scanner that
+// follows PostgreSQL's lexer for whitespace, comments, words, quoted names,
+// string literals and numbers, and the SET/RESET rules of its grammar.
+#include "router/set_command.h"
+
+#include <cstddef>
+#include <cstdlib>
+#include <optional>
+
+#include "common/strings.h"
+
+namespace tusk::router {
+namespace {
+
+constexpr size_t kNpos = std::string_view::npos;
+
+// Settings whose list items PostgreSQL quotes like names (GUC_LIST_QUOTE in 15).
+constexpr std::string_view kListOfNames[] = {
+    "search_path", "temp_tablespaces", "local_preload_libraries", "session_preload_libraries"};
+
+// PostgreSQL's ident_cont.
+bool IsWordContinue(char c) { return IsSqlIdentStart(c) || IsSqlDigit(c) || c == '$'; }
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+enum class Tok { kEnd, kWord, kName, kString, kNumber, kPunct, kBad };
+
+struct Token {
+  Tok kind = Tok::kEnd;
+  std::string text;  // kWord: lowercased; kName/kString: unquoted; kNumber: as written
+  char punct = 0;    // kPunct
+};
+
+// Splits a SQL text into tokens. A token it cannot vouch for (E'' and other
+// prefixed strings, dollar quotes, unterminated quotes or comments, numbers
+// with trailing letters) is kBad.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view sql) : s_(sql) {}
+
+  Token Next() {
+    Token t;
+    if (!SkipSpace()) return Bad();
+    if (i_ >= s_.size()) return t;
+    char c = s_[i_];
+    if (IsSqlIdentStart(c)) {
+      size_t start = i_;
+      while (i_ < s_.size() && IsWordContinue(s_[i_])) ++i_;
+      if (i_ < s_.size() && (s_[i_] == '\'' || (s_[i_] == '&' && i_ - start == 1))) {
+        return Bad();  // E'..', B'..', X'..', N'..', U&'..', U&".."
+      }
+      t.kind = Tok::kWord;
+      for (size_t k = start; k < i_; ++k) t.text += Lower(s_[k]);
+      return t;
+    }
+    if (c == '"' || c == '\'') {
+      std::optional<std::string> body = Quoted(c);
+      if (!body || (c == '"' && body->empty())) return Bad();
+      t.kind = c == '"' ? Tok::kName : Tok::kString;
+      t.text = std::move(*body);
+      return t;
+    }
+    if (IsSqlDigit(c) || (c == '.' && i_ + 1 < s_.size() && IsSqlDigit(s_[i_ + 1])))
+      return Number();
+    if (c == '$') return Bad();  // a dollar quote (or a parameter, meaningless here)
+    ++i_;
+    t.kind = Tok::kPunct;
+    t.punct = c;
+    return t;
+  }
+
+ private:
+  static Token Bad() {
+    Token t;
+    t.kind = Tok::kBad;
+    return t;
+  }
+
+  // Whitespace and comments; false on an unterminated block comment.
+  bool SkipSpace() {
+    while (i_ < s_.size()) {
+      char c = s_[i_];
+      if (IsSqlSpace(c)) {
+        ++i_;
+      } else if ((c == '-' || c == '/') && i_ + 1 < s_.size() &&
+                 s_[i_ + 1] == (c == '-' ? '-' : '*')) {
+        i_ = SkipSqlComment(s_, i_);
+        if (i_ == kNpos) return false;
+      } else {
+        break;
+      }
+    }
+    return true;
+  }
+
+  // The body of the quoted token at i_ (a doubled quote stands for itself).
+  std::optional<std::string> Quoted(char quote) {
+    std::string out;
+    for (++i_; i_ < s_.size(); ++i_) {
+      if (s_[i_] == '\0') return std::nullopt;
+      if (s_[i_] != quote) {
+        out += s_[i_];
+      } else if (i_ + 1 < s_.size() && s_[i_ + 1] == quote) {
+        out += quote;
+        ++i_;
+      } else {
+        ++i_;
+        return out;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // digits [. digits] [e [+-] digits], or . digits ...
+  Token Number() {
+    size_t start = i_;
+    while (i_ < s_.size() && IsSqlDigit(s_[i_])) ++i_;
+    if (i_ < s_.size() && s_[i_] == '.') {
+      ++i_;
+      while (i_ < s_.size() && IsSqlDigit(s_[i_])) ++i_;
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      size_t e = i_ + 1;
+      if (e < s_.size() && (s_[e] == '+' || s_[e] == '-')) ++e;
+      if (e < s_.size() && IsSqlDigit(s_[e])) {
+        i_ = e;
+        while (i_ < s_.size() && IsSqlDigit(s_[i_])) ++i_;
+      }
+    }
+    if (i_ < s_.size() && (IsSqlIdentStart(s_[i_]) || s_[i_] == '.')) return Bad();  // "64MB"
+    Token t;
+    t.kind = Tok::kNumber;
+    t.text = std::string(s_.substr(start, i_ - start));
+    return t;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+// One item of a SET value list.
+struct Item {
+  std::string text;
+  bool number = false;
+};
+
+bool IsListOfNames(std::string_view name) {
+  for (std::string_view n : kListOfNames) {
+    if (n == name) return true;
+  }
+  return false;
+}
+
+// PostgreSQL's quote_identifier, without its keyword check: plain lowercase
+// names stay bare, anything else is double-quoted.
+std::string QuoteNameItem(const std::string& s) {
+  bool plain = !s.empty() && ((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_');
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || IsSqlDigit(c) || c == '_')) plain = false;
+  }
+  return plain ? s : QuoteIdent(s);
+}
+
+// A number as PostgreSQL prints its constant: integers that fit in 32 bits
+// without sign or leading zeros, anything else as written (minus a '+').
+std::string NumberText(const std::string& digits, bool negative) {
+  bool integer = digits.find_first_not_of("0123456789") == std::string::npos;
+  if (integer) {
+    size_t nz = digits.find_first_not_of('0');
+    std::string trimmed = nz == std::string::npos ? "0" : digits.substr(nz);
+    if (trimmed.size() <= 10) {
+      long long v = std::strtoll(trimmed.c_str(), nullptr, 10);
+      if (negative) v = -v;
+      if (v >= -2147483648LL && v <= 2147483647LL) return std::to_string(v);
+    }
+  }
+  return (negative ? "-" : "") + digits;
+}
+
+// Statement parser over a Scanner, one token of lookahead.
+class Parser {
+ public:
+  explicit Parser(std::string_view sql) : sc_(sql) { Advance(); }
+
+  SetCommand Parse() {
+    if (IsWord("set")) {
+      Advance();
+      return ParseSet();
+    }
+    if (IsWord("reset")) {
+      Advance();
+      return ParseReset();
+    }
+    if (IsWord("discard")) {
+      Advance();
+      if (!TakeWord("all")) return {};
+      SetCommand cmd;
+      cmd.kind = SetKind::kDiscardAll;
+      return Done(std::move(cmd));
+    }
+    return {};
+  }
+
+ private:
+  void Advance() { tok_ = sc_.Next(); }
+  bool IsWord(std::string_view w) const { return tok_.kind == Tok::kWord && tok_.text == w; }
+  bool IsPunct(char c) const { return tok_.kind == Tok::kPunct && tok_.punct == c; }
+  bool TakeWord(std::string_view w) {
+    if (!IsWord(w)) return false;
+    Advance();
+    return true;
+  }
+
+  // Only ';' may follow the statement; anything else is a second statement.
+  bool AtStatementEnd() {
+    while (IsPunct(';')) Advance();
+    return tok_.kind == Tok::kEnd;
+  }
+
+  SetCommand Done(SetCommand cmd) {
+    if (!AtStatementEnd()) return {};
+    return cmd;
+  }
+
+  static SetCommand Unsupported(std::string reason) {
+    SetCommand cmd;
+    cmd.kind = SetKind::kUnsupported;
+    cmd.reason = std::move(reason);
+    return cmd;
+  }
+
+  static SetCommand One(SetKind kind, std::string name, std::string value = "") {
+    SetCommand cmd;
+    cmd.kind = kind;
+    cmd.settings.emplace_back(std::move(name), std::move(value));
+    return cmd;
+  }
+
+  // A word, "name" or 'string' as one text value (SET ROLE x, ...); nullopt otherwise.
+  std::optional<std::string> TakeText() {
+    if (tok_.kind != Tok::kWord && tok_.kind != Tok::kName && tok_.kind != Tok::kString) {
+      return std::nullopt;
+    }
+    std::string v = tok_.text;
+    Advance();
+    return v;
+  }
+
+  // var_name: a name, or dotted names ("app.tenant"); lowercased.
+  std::optional<std::string> TakeVarName() {
+    std::string name;
+    for (;;) {
+      if (tok_.kind != Tok::kWord && tok_.kind != Tok::kName) return std::nullopt;
+      for (char c : tok_.text) name += Lower(c);
+      Advance();
+      if (!IsPunct('.')) return name;
+      name += '.';
+      Advance();
+    }
+  }
+
+  SetCommand ParseSet() {
+    if (IsWord("local")) return {};  // lasts for the transaction only
+    if (TakeWord("session")) {
+      if (TakeWord("characteristics")) return ParseCharacteristics();
+      if (TakeWord("authorization")) return ParseAuthorization();
+    }
+    // Transaction-scoped, or reported by ParameterStatus (TimeZone, client_encoding).
+    if (IsWord("transaction") || IsWord("constraints") || IsWord("names") || IsWord("catalog")) {
+      return {};
+    }
+    if (IsWord("time")) {
+      Advance();
+      if (IsWord("zone")) return {};
+      return ParseGeneric("time");
+    }
+    if (TakeWord("schema")) {
+      if (tok_.kind != Tok::kString) return Unsupported("SET SCHEMA takes a quoted literal");
+      std::string v = QuoteNameItem(tok_.text);
+      Advance();
+      return Done(One(SetKind::kSet, "search_path", std::move(v)));
+    }
+    if (TakeWord("role")) {
+      std::optional<std::string> v = TakeText();
+      if (!v) return Unsupported("SET ROLE takes a name or a quoted literal");
+      return Done(One(SetKind::kSet, "role", std::move(*v)));
+    }
+    if (TakeWord("xml")) {
+      if (!TakeWord("option")) return {};
+      if (!IsWord("document") && !IsWord("content")) return {};
+      std::string v = tok_.text;
+      Advance();
+      return Done(One(SetKind::kSet, "xmloption", std::move(v)));
+    }
+    std::optional<std::string> name = TakeVarName();
+    if (!name) return {};
+    return ParseGeneric(std::move(*name));
+  }
+
+  // name {TO|=} value [, ...] | DEFAULT | FROM CURRENT
+  SetCommand ParseGeneric(std::string name) {
+    while (IsPunct('.')) {  // "time" was read as a keyword: time.x, ...
+      Advance();
+      std::optional<std::string> more = TakeVarName();
+      if (!more) return {};
+      name += "." + *more;
+    }
+    if (!TakeWord("to") && !IsPunct('=')) return {};
+    if (IsPunct('=')) Advance();
+    if (TakeWord("default")) return Done(One(SetKind::kReset, std::move(name)));
+    if (IsWord("from")) return {};  // FROM CURRENT: keeps the current value
+    std::vector<Item> items;
+    for (;;) {
+      bool negative = false;
+      if (IsPunct('-') || IsPunct('+')) {
+        negative = IsPunct('-');
+        Advance();
+        if (tok_.kind != Tok::kNumber) return Unsupported("malformed value");
+      }
+      switch (tok_.kind) {
+        case Tok::kWord:
+        case Tok::kName:
+        case Tok::kString:
+          items.push_back({tok_.text, false});
+          break;
+        case Tok::kNumber:
+          items.push_back({NumberText(tok_.text, negative), true});
+          break;
+        default:
+          return Unsupported(
+              "the value is not a quoted literal, a name or a number (E'', U&'', dollar quotes "
+              "and typed literals cannot be carried)");
+      }
+      Advance();
+      if (!IsPunct(',')) break;
+      Advance();
+    }
+    if (tok_.kind == Tok::kString || tok_.kind == Tok::kWord || tok_.kind == Tok::kName ||
+        tok_.kind == Tok::kNumber) {
+      return Unsupported("items of a value list must be separated by commas");
+    }
+    bool names = IsListOfNames(name);
+    std::string value;
+    for (size_t k = 0; k < items.size(); ++k) {
+      if (k > 0) value += ", ";
+      value += names && !items[k].number ? QuoteNameItem(items[k].text) : items[k].text;
+    }
+    return Done(One(SetKind::kSet, std::move(name), std::move(value)));
+  }
+
+  // SESSION AUTHORIZATION {name | 'name' | DEFAULT}
+  SetCommand ParseAuthorization() {
+    if (TakeWord("default")) return Done(One(SetKind::kReset, "session_authorization"));
+    std::optional<std::string> v = TakeText();
+    if (!v) return Unsupported("SET SESSION AUTHORIZATION takes a name or a quoted literal");
+    return Done(One(SetKind::kSet, "session_authorization", std::move(*v)));
+  }
+
+  // SESSION CHARACTERISTICS AS TRANSACTION mode [[,] mode ...]
+  SetCommand ParseCharacteristics() {
+    if (!TakeWord("as") || !TakeWord("transaction")) return {};
+    SetCommand cmd;
+    cmd.kind = SetKind::kSet;
+    for (;;) {
+      if (TakeWord("isolation")) {
+        if (!TakeWord("level")) return {};
+        std::string level;
+        if (TakeWord("serializable")) {
+          level = "serializable";
+        } else if (TakeWord("repeatable")) {
+          if (!TakeWord("read")) return {};
+          level = "repeatable read";
+        } else if (TakeWord("read")) {
+          if (TakeWord("committed")) {
+            level = "read committed";
+          } else if (TakeWord("uncommitted")) {
+            level = "read uncommitted";
+          } else {
+            return {};
+          }
+        } else {
+          return {};
+        }
+        cmd.settings.emplace_back("default_transaction_isolation", level);
+      } else if (TakeWord("read")) {
+        bool only = IsWord("only");
+        if (!TakeWord("only") && !TakeWord("write")) return {};
+        cmd.settings.emplace_back("default_transaction_read_only", only ? "on" : "off");
+      } else if (TakeWord("not")) {
+        if (!TakeWord("deferrable")) return {};
+        cmd.settings.emplace_back("default_transaction_deferrable", "off");
+      } else if (TakeWord("deferrable")) {
+        cmd.settings.emplace_back("default_transaction_deferrable", "on");
+      } else {
+        return {};
+      }
+      if (IsPunct(',')) Advance();
+      if (tok_.kind != Tok::kWord) break;
+    }
+    return Done(std::move(cmd));
+  }
+
+  SetCommand ParseReset() {
+    if (TakeWord("all")) {
+      SetCommand cmd;
+      cmd.kind = SetKind::kResetAll;
+      return Done(std::move(cmd));
+    }
+    if (IsWord("transaction")) return {};
+    if (IsWord("time")) {
+      Advance();
+      if (IsWord("zone")) return {};
+      return Done(One(SetKind::kReset, "time"));
+    }
+    if (TakeWord("session")) {
+      if (!TakeWord("authorization")) return {};
+      return Done(One(SetKind::kReset, "session_authorization"));
+    }
+    std::optional<std::string> name = TakeVarName();
+    if (!name) return {};
+    return Done(One(SetKind::kReset, std::move(*name)));
+  }
+
+  Scanner sc_;
+  Token tok_;
+};
+
+// E'...': backslashes and quotes doubled, so the text reads the same whatever
+// standard_conforming_strings is.
+std::string EscapedLiteral(std::string_view s) {
+  std::string out = "E'";
+  for (char c : s) {
+    if (c == '\\' || c == '\'') out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+SetCommand ParseSetCommand(std::string_view sql) { return Parser(sql).Parse(); }
+
+std::string SetConfigSql(std::string_view name, std::string_view value) {
+  return "SELECT pg_catalog.set_config(" + EscapedLiteral(name) + ", " + EscapedLiteral(value) +
+         ", false)";
+}
+
+std::string ResetSql(std::string_view name) { return "RESET " + QuoteIdent(name); }
+
+std::string RefusalSql(std::string_view reason) {
+  std::string message = "this SET is not supported in transaction pooling mode: ";
+  message += reason;
+  return "DO $tusk$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = " +
+         EscapedLiteral(message) +
+         ", HINT = E'write the value as a quoted literal, a name or a number, or use "
+         "session pooling (router.mode: session)'; END$tusk$";
+}
+
+bool KeptByResetAll(std::string_view name) {
+  return name == "role" || name == "session_authorization";
+}
+
+bool IgnoredReport(std::string_view name) {
+  return name == "server_version" || name == "server_encoding" || name == "integer_datetimes" ||
+         name == "is_superuser" || name == "in_hot_standby" || name == "session_authorization";
+}
+
+}  // namespace tusk::router

@@ -1,0 +1,76 @@
+// SetCommand: what a session-level SET or RESET statement does to the
+// session's settings, so that transaction pooling can carry them to whichever
+// server connection runs the client's next transaction; and the SQL that
+// applies a setting there.
+//
+// A value is kept in its string form, the text set_config() takes and SHOW
+// prints: PostgreSQL joins a SET's list items with ", " and, for the
+// list-of-names settings (search_path, temp_tablespaces, *_preload_libraries),
+// double-quotes items that are not plain lowercase names (PostgreSQL docs,
+// SET; src/backend/utils/misc/guc_funcs.c flatten_set_variable_args). So
+// `SET search_path = app, 'My Schema'` is search_path `app, "My Schema"`.
+// The scan assumes standard_conforming_strings = on (the default): a
+// backslash in '...' is an ordinary character.
+//
+// Thread-safety: pure functions on values; thread-safe; nothing throws.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tusk::router {
+
+/// What a simple-Query text does to session settings.
+enum class SetKind {
+  kNone,         ///< not a session-level SET/RESET (or not alone in the text): nothing to track
+  kSet,          ///< `settings` hold (name, string form) pairs
+  kReset,        ///< RESET name, SET name TO DEFAULT: `settings` hold (name, "")
+  kResetAll,     ///< RESET ALL (role and session_authorization stay, as in PostgreSQL)
+  kDiscardAll,   ///< DISCARD ALL: every setting back to the login's, prepared statements gone
+  kUnsupported,  ///< a session-level SET whose value the router cannot carry; see `reason`
+};
+
+/// The parsed statement. Names are lowercased (setting names are
+/// case-insensitive) and joined with '.' for custom settings ("app.tenant").
+struct SetCommand {
+  SetKind kind = SetKind::kNone;
+  std::vector<std::pair<std::string, std::string>> settings;
+  std::string reason;  ///< kUnsupported: what the router cannot carry, for the client's error
+};
+
+/// Parses one simple-Query text. Tracked: SET [SESSION] name {TO|=} value
+/// [, ...] | DEFAULT; SET [SESSION] SCHEMA 'x' (search_path); SET [SESSION]
+/// ROLE, SESSION AUTHORIZATION, XML OPTION; SET SESSION CHARACTERISTICS AS
+/// TRANSACTION modes (default_transaction_*); RESET name | ALL | ROLE |
+/// SESSION AUTHORIZATION; DISCARD ALL. kNone for SET LOCAL, SET TRANSACTION, SET/RESET
+/// TIME ZONE and SET NAMES (reported by ParameterStatus instead), FROM
+/// CURRENT, other statements, and texts with a second statement. Values that
+/// are E'', U&'', B'', X'' or N'' strings, dollar-quoted, typed or
+/// malformed are kUnsupported (PostgreSQL may accept them; the router could
+/// not re-apply them). O(n) in the length of `sql`.
+SetCommand ParseSetCommand(std::string_view sql);
+
+/// `SELECT pg_catalog.set_config(E'name', E'value', false)`: sets a
+/// session-level value in its string form, whatever standard_conforming_strings is.
+std::string SetConfigSql(std::string_view name, std::string_view value);
+
+/// `RESET "name"` (the name quoted, so that any name is one identifier).
+std::string ResetSql(std::string_view name);
+
+/// A DO block that fails with SQLSTATE 0A000, `reason` in its message and a
+/// hint: sent instead of a kUnsupported SET, so that the server (and an open
+/// transaction) sees the error a client expects and the setting changes nowhere.
+std::string RefusalSql(std::string_view reason);
+
+/// Settings RESET ALL leaves alone (PostgreSQL's GUC_NO_RESET_ALL among the
+/// ones a session sets): role, session_authorization.
+bool KeptByResetAll(std::string_view name);
+
+/// Reported settings a client cannot SET (server_version, is_superuser,
+/// in_hot_standby, ...) or that the router follows through SET alone
+/// (session_authorization): not tracked from ParameterStatus.
+bool IgnoredReport(std::string_view name);
+
+}  // namespace tusk::router

@@ -1,0 +1,103 @@
+// libFuzzer target for the router's SET/RESET parser (src/router/set_command.h):
+// the input is parsed as a simple-Query text. Nothing may crash, read out of
+// bounds or hang; on top: results are well-formed for their kind (names
+// lowercase and non-empty, a reason for kUnsupported), a leading comment
+// changes nothing, a second statement makes a tracked text untracked, and the
+// SQL rendered for each setting reads back (by an independent unquoting
+// here) as exactly that name and value. Build and run: scripts/fuzz.sh.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "router/set_command.h"
+
+namespace {
+
+using namespace tusk::router;
+
+void Check(bool ok) {
+  if (!ok) std::abort();
+}
+
+// Reads the quoted token at the start of `*s` whose body doubles `quote`
+// (and, with `backslash`, escapes a backslash with one), advancing past it.
+std::optional<std::string> Unquote(std::string_view* s, char quote, bool backslash) {
+  if (s->empty() || (*s)[0] != quote) return std::nullopt;
+  std::string out;
+  for (size_t i = 1; i < s->size(); ++i) {
+    char c = (*s)[i];
+    if ((c == quote || (backslash && c == '\\')) && i + 1 < s->size() && (*s)[i + 1] == c) {
+      out += c;
+      ++i;
+    } else if (c == quote) {
+      s->remove_prefix(i + 1);
+      return out;
+    } else if (backslash && c == '\\') {
+      return std::nullopt;  // a lone backslash would escape what follows
+    } else {
+      out += c;
+    }
+  }
+  return std::nullopt;
+}
+
+bool Consume(std::string_view* s, std::string_view prefix) {
+  if (s->substr(0, prefix.size()) != prefix) return false;
+  s->remove_prefix(prefix.size());
+  return true;
+}
+
+void CheckRendered(const std::string& name, const std::string& value) {
+  std::string sql = SetConfigSql(name, value);
+  std::string_view s = sql;
+  Check(Consume(&s, "SELECT pg_catalog.set_config(E"));
+  Check(Unquote(&s, '\'', true) == name);
+  Check(Consume(&s, ", E"));
+  Check(Unquote(&s, '\'', true) == value);
+  Check(s == ", false)");
+  std::string reset = ResetSql(name);
+  std::string_view r = reset;
+  Check(Consume(&r, "RESET "));
+  Check(Unquote(&r, '"', false) == name);
+  Check(r.empty());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  SetCommand cmd = ParseSetCommand(in);
+  switch (cmd.kind) {
+    case SetKind::kNone:
+    case SetKind::kResetAll:
+    case SetKind::kDiscardAll:
+      Check(cmd.settings.empty() && cmd.reason.empty());
+      break;
+    case SetKind::kUnsupported:
+      Check(cmd.settings.empty() && !cmd.reason.empty());
+      break;
+    case SetKind::kSet:
+    case SetKind::kReset:
+      Check(!cmd.settings.empty() && cmd.reason.empty());
+      for (const auto& [name, value] : cmd.settings) {
+        Check(!name.empty() && name.front() != '.' && name.back() != '.');
+        for (char c : name) Check(!(c >= 'A' && c <= 'Z'));
+        Check(name.find('\0') == std::string::npos && value.find('\0') == std::string::npos);
+        if (cmd.kind == SetKind::kReset) Check(value.empty());
+        CheckRendered(name, value);
+      }
+      break;
+  }
+  if (in.find('\0') != std::string_view::npos) return 0;
+  SetCommand lead = ParseSetCommand("/* lead /* nested */ */ -- line\n" + std::string(in));
+  Check(lead.kind == cmd.kind && lead.settings == cmd.settings);
+  if (cmd.kind != SetKind::kNone && cmd.kind != SetKind::kUnsupported) {
+    // Whatever the text left open (a trailing "--" comment at most), a
+    // newline closes it: the appended statement must then be seen.
+    Check(ParseSetCommand(std::string(in) + "\n; SELECT 1").kind == SetKind::kNone);
+  }
+  return 0;
+}

@@ -1,0 +1,189 @@
+"""Session settings in transaction pooling mode: what a client SETs (or
+passes at startup) must hold on whichever server connection runs its next
+transaction, exactly as PostgreSQL would show it, and nowhere else: list
+values such as search_path, custom settings (app.tenant_id), SETs that fail
+or roll back, RESET/RESET ALL back to the startup values, SET forms the
+router cannot carry (refused with 0A000), and DISCARD ALL next to clients
+using prepared statements.
+"""
+import os
+import re
+import subprocess
+import time
+
+import psycopg2
+import psycopg2.errors
+
+from harness import wait_until
+from router_support import RouterCase
+
+
+class SettingsTest(RouterCase):
+    router = """
+        pool_size: 10
+        tls: {mode: disable}
+        """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        conn = psycopg2.connect(cls.dsn(cls))
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE SCHEMA IF NOT EXISTS tenant_a")
+            cur.execute("CREATE TABLE IF NOT EXISTS tenant_a.items (x int)")
+            cur.execute("INSERT INTO tenant_a.items VALUES (1), (2), (3)")
+        conn.close()
+
+    def session(self, **kw):
+        conn = self.connect(**kw)
+        conn.autocommit = True
+        return conn
+
+    def pid(self, conn):
+        return self.scalar(conn, "SELECT pg_backend_pid()")
+
+    def hold_server(self, pid):
+        """Opens transactions until one of them holds server `pid`; returns
+        that connection (the others stay open, so `pid` is busy until the
+        test ends) and what `SHOW search_path` says there."""
+        for _ in range(9):
+            holder = self.connect()  # psycopg2 keeps a transaction open
+            if self.pid(holder) == pid:
+                return holder, self.scalar(holder, "SHOW search_path")
+        self.fail(f"no new transaction got server {pid}\n{self.router_log()}")
+
+    def elsewhere(self, conn):
+        """Makes `conn`'s next transaction run on another server than its
+        last one did; returns the holder of that last one."""
+        holder, _ = self.hold_server(self.pid(conn))
+        return holder
+
+    def show(self, conn, name):
+        return self.scalar(conn, "SELECT current_setting(%s)", (name,))
+
+    def test_search_path_list_follows_the_client_and_stays_with_it(self):
+        a = self.session()
+        with a.cursor() as cur:
+            cur.execute("SET search_path = tenant_a, public")
+        first = self.pid(a)
+        holder, holder_path = self.hold_server(first)
+        # The server it ran on went back to the login's value for others ...
+        self.assertEqual(holder_path, '"$user", public')
+        # ... and the client's next transaction has the list, not one name.
+        self.assertNotEqual(self.pid(a), first)
+        self.assertEqual(self.show(a, "search_path"), "tenant_a, public")
+        self.assertEqual(self.scalar(a, "SELECT current_schemas(false)"), ["tenant_a", "public"])
+        self.assertEqual(self.scalar(a, "SELECT count(*) FROM items"), 3)
+        holder.rollback()
+
+    def test_quoted_names_and_startup_lists(self):
+        a = self.session()
+        with a.cursor() as cur:
+            cur.execute("SET search_path = 'tenant_a', \"$user\", public")
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "search_path"), 'tenant_a, "$user", public')
+        b = self.session(options="-c search_path=tenant_a,public")
+        self.elsewhere(b)
+        self.assertEqual(self.scalar(b, "SELECT count(*) FROM items"), 3)
+        self.assertEqual(self.show(b, "search_path"), "tenant_a,public")
+
+    def test_custom_setting_follows_the_client(self):
+        a = self.session()
+        with a.cursor() as cur:
+            cur.execute("SET app.tenant_id = '42'")
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "app.tenant_id"), "42")
+
+    def test_failed_set_is_not_carried_and_spoils_nothing(self):
+        a = self.session()
+        with a.cursor() as cur:
+            cur.execute("SET statement_timeout = '1234'")
+            with self.assertRaises(psycopg2.errors.InvalidParameterValue):
+                cur.execute("SET work_mem = 'lots'")
+            cur.execute("SET lock_timeout = '4321'")
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "statement_timeout"), "1234ms")
+        self.assertEqual(self.show(a, "lock_timeout"), "4321ms")
+        self.assertEqual(self.show(a, "work_mem"), self.show(self.session(), "work_mem"))
+
+    def test_set_in_a_transaction_counts_only_when_committed(self):
+        a = self.connect()
+        with a.cursor() as cur:
+            cur.execute("SET statement_timeout = '1111'")
+        a.rollback()
+        with a.cursor() as cur:
+            cur.execute("SET lock_timeout = '2222'")
+        a.commit()
+        a.autocommit = True
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "statement_timeout"), "0")
+        self.assertEqual(self.show(a, "lock_timeout"), "2222ms")
+
+    def test_reset_and_reset_all_go_back_to_startup_values(self):
+        a = self.session(options="-c statement_timeout=1234")
+        with a.cursor() as cur:
+            cur.execute("SET statement_timeout = 999")
+            cur.execute("SET lock_timeout = 888")
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "statement_timeout"), "999ms")
+        with a.cursor() as cur:
+            cur.execute("RESET statement_timeout")
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "statement_timeout"), "1234ms")
+        self.assertEqual(self.show(a, "lock_timeout"), "888ms")
+        with a.cursor() as cur:
+            cur.execute("SET statement_timeout = 777")
+            cur.execute("RESET ALL")
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "statement_timeout"), "1234ms")
+        self.assertEqual(self.show(a, "lock_timeout"), "0")
+
+    def test_values_the_router_cannot_carry_are_refused(self):
+        a = self.session()
+        with self.assertRaises(psycopg2.errors.FeatureNotSupported) as cm:
+            with a.cursor() as cur:
+                cur.execute("SET application_name = E'tab\\there'")
+        self.assertIn("not supported in transaction pooling mode", str(cm.exception))
+        self.assertEqual(self.show(a, "application_name"), "")
+        # Inside a transaction the transaction fails, as with any error.
+        b = self.connect()
+        with b.cursor() as cur:
+            cur.execute("SELECT 1")
+            with self.assertRaises(psycopg2.errors.FeatureNotSupported):
+                cur.execute("SET search_path = $$tenant_a$$")
+            with self.assertRaises(psycopg2.errors.InFailedSqlTransaction):
+                cur.execute("SELECT 2")
+        b.rollback()
+        self.assertEqual(self.scalar(b, "SHOW search_path"), '"$user", public')
+
+    def test_discard_all_leaves_other_clients_prepared_statements(self):
+        p = subprocess.run(["pgbench", "-i", "-s", "1", self.direct_dsn(user="app")],
+                           capture_output=True, text=True, timeout=300,
+                           env={"PATH": os.environ["PATH"]})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        bench = subprocess.Popen(["pgbench", "-n", "-S", "-M", "prepared", "-c", "4", "-j", "2",
+                                  "-T", "4", self.dsn()],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env={"PATH": os.environ["PATH"]})
+        self.addCleanup(lambda: bench.poll() is None and bench.kill())
+        a = self.session()
+        discards = 0
+        with a.cursor() as cur:
+            while bench.poll() is None:
+                cur.execute("SET statement_timeout = 5000")
+                cur.execute("DISCARD ALL")
+                discards += 1
+        out, err = bench.communicate(timeout=60)
+        self.assertGreater(discards, 50)
+        self.assertEqual(bench.returncode, 0, out + err + self.router_log())
+        self.assertRegex(out, r"number of failed transactions: 0\b")
+        self.assertGreater(int(re.search(r"actually processed: (\d+)", out).group(1)), 100)
+        # DISCARD ALL also reset the client's own settings.
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "statement_timeout"), "0")
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()

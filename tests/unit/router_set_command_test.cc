@@ -1,0 +1,173 @@
+// ParseSetCommand: which SET/RESET texts the router tracks, and each value's
+// string form as PostgreSQL 15 would show it (SHOW) after the same SET; the
+// SQL that re-applies a setting.
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "router/set_command.h"
+
+namespace tusk::router {
+namespace {
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+void ExpectSet(const std::string& sql, const Settings& want) {
+  SetCommand cmd = ParseSetCommand(sql);
+  EXPECT_EQ(cmd.kind, SetKind::kSet) << sql << " reason: " << cmd.reason;
+  EXPECT_EQ(cmd.settings, want) << sql;
+}
+
+struct Case {
+  const char* sql;
+  const char* name;
+  const char* value;  // the string form PostgreSQL 15 gives the setting
+};
+
+void ExpectSets(std::initializer_list<Case> cases) {
+  for (const Case& c : cases) ExpectSet(c.sql, Settings{{c.name, c.value}});
+}
+
+TEST(SetCommandTest, GenericValues) {
+  ExpectSets({
+      {"SET statement_timeout = 4321", "statement_timeout", "4321"},
+      {"set Statement_Timeout to '5s';", "statement_timeout", "5s"},
+      {"SET SESSION work_mem = '64MB' ;; ", "work_mem", "64MB"},
+      {"SET application_name = 'it''s'", "application_name", "it's"},
+      {"SET application_name = \"Mixed Case\"", "application_name", "Mixed Case"},
+      {"SET application_name = Mixed", "application_name", "mixed"},
+      {"SET enable_seqscan = OFF", "enable_seqscan", "off"},
+      {"SET enable_seqscan TO true", "enable_seqscan", "true"},
+      {"SET datestyle = iso, dmy", "datestyle", "iso, dmy"},
+      {"SET datestyle = 'ISO, DMY'", "datestyle", "ISO, DMY"},
+      {"/* c */ SET -- line\n lock_timeout = 10", "lock_timeout", "10"},
+      {"SET backslash_quote = 'a\\b'", "backslash_quote", "a\\b"},
+  });
+}
+
+TEST(SetCommandTest, Numbers) {
+  ExpectSets({
+      {"SET extra_float_digits = 3", "extra_float_digits", "3"},
+      {"SET extra_float_digits = -3", "extra_float_digits", "-3"},
+      {"SET extra_float_digits = +003", "extra_float_digits", "3"},
+      {"SET seed_like = 0.5", "seed_like", "0.5"},
+      {"SET seed_like = -.5e3", "seed_like", "-.5e3"},
+      {"SET big = 99999999999", "big", "99999999999"},
+  });
+}
+
+TEST(SetCommandTest, ListOfNamesAreQuotedLikeIdentifiers) {
+  ExpectSets({
+      {"SET search_path = app, public", "search_path", "app, public"},
+      {"SET search_path TO 'app', 'public'", "search_path", "app, public"},
+      {"SET search_path = \"$user\", public", "search_path", "\"$user\", public"},
+      {"SET search_path = 'My Schema', App", "search_path", "\"My Schema\", app"},
+      {"SET search_path = 'a\"b'", "search_path", "\"a\"\"b\""},
+      {"SET search_path = 'app, public'", "search_path", "\"app, public\""},
+      {"SET temp_tablespaces = 'fast'", "temp_tablespaces", "fast"},
+      {"SET SCHEMA 'App'", "search_path", "\"App\""},
+  });
+}
+
+TEST(SetCommandTest, CustomSettingsAreDotted) {
+  ExpectSets({
+      {"SET app.tenant_id = '42'", "app.tenant_id", "42"},
+      {"SET \"MyApp\".Tenant = x", "myapp.tenant", "x"},
+      {"SET a.b.c TO 1", "a.b.c", "1"},
+  });
+}
+
+TEST(SetCommandTest, SpecialForms) {
+  ExpectSets({
+      {"SET ROLE admin", "role", "admin"},
+      {"SET SESSION ROLE 'Admin'", "role", "Admin"},
+      {"SET ROLE NONE", "role", "none"},
+      {"SET SESSION AUTHORIZATION bob", "session_authorization", "bob"},
+      {"SET XML OPTION document", "xmloption", "document"},
+      {"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+       "default_transaction_isolation", "serializable"},
+      {"set session characteristics as transaction read write", "default_transaction_read_only",
+       "off"},
+  });
+  ExpectSet(
+      "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ, "
+      "READ ONLY NOT DEFERRABLE",
+      Settings{{"default_transaction_isolation", "repeatable read"},
+               {"default_transaction_read_only", "on"},
+               {"default_transaction_deferrable", "off"}});
+}
+
+TEST(SetCommandTest, Resets) {
+  auto expect = [](const std::string& sql, SetKind kind, const std::string& name) {
+    SetCommand cmd = ParseSetCommand(sql);
+    EXPECT_EQ(cmd.kind, kind) << sql;
+    if (!name.empty()) {
+      ASSERT_EQ(cmd.settings.size(), 1u) << sql;
+      EXPECT_EQ(cmd.settings[0].first, name) << sql;
+    }
+  };
+  expect("RESET ALL", SetKind::kResetAll, "");
+  expect("reset all;", SetKind::kResetAll, "");
+  expect("RESET search_path", SetKind::kReset, "search_path");
+  expect("RESET app.Tenant_Id", SetKind::kReset, "app.tenant_id");
+  expect("RESET ROLE", SetKind::kReset, "role");
+  expect("RESET SESSION AUTHORIZATION", SetKind::kReset, "session_authorization");
+  expect("SET work_mem TO DEFAULT", SetKind::kReset, "work_mem");
+  expect("SET SESSION AUTHORIZATION DEFAULT", SetKind::kReset, "session_authorization");
+}
+
+TEST(SetCommandTest, NotTracked) {
+  for (const char* s : {"SELECT 1",
+                        "",
+                        "   ",
+                        "SET LOCAL work_mem = '1MB'",
+                        "SET TRANSACTION READ ONLY",
+                        "SET TIME ZONE 'UTC'",
+                        "SET SESSION TIME ZONE LOCAL",
+                        "RESET TIME ZONE",
+                        "SET NAMES 'UTF8'",
+                        "SET CONSTRAINTS ALL DEFERRED",
+                        "SET work_mem FROM CURRENT",
+                        "RESET TRANSACTION ISOLATION LEVEL",
+                        "SET search_path = a; SELECT 1",
+                        "SET search_path = a; RESET ALL",
+                        "RESET ALL; SET a = 1",
+                        "SET work_mem",
+                        "SET = 1",
+                        "SETTING x = 1",
+                        "SET x = 1 )",
+                        "select set_config('a', 'b', false)",
+                        "SET x = 1 /* unterminated"}) {
+    SetCommand cmd = ParseSetCommand(s);
+    EXPECT_EQ(cmd.kind, SetKind::kNone) << s;
+    EXPECT_TRUE(cmd.settings.empty()) << s;
+  }
+}
+
+TEST(SetCommandTest, ValuesTheRouterCannotCarry) {
+  for (const char* s :
+       {"SET application_name = E'a\\nb'", "SET application_name = U&'\\0041'",
+        "SET application_name = $$x$$", "SET application_name = $1", "SET x = B'101'",
+        "SET x = X'1F'", "SET x = N'abc'", "SET x = 'unterminated", "SET x = \"\"",
+        "SET work_mem = 64MB", "SET x = INTERVAL '1 hour'", "SET x = 'a' 'b'", "SET x = (1)",
+        "SET x = -'1'", "SET ROLE 1", "SET SCHEMA app"}) {
+    SetCommand cmd = ParseSetCommand(s);
+    EXPECT_EQ(cmd.kind, SetKind::kUnsupported) << s;
+    EXPECT_FALSE(cmd.reason.empty()) << s;
+  }
+}
+
+TEST(SetCommandTest, RenderedSql) {
+  EXPECT_EQ(SetConfigSql("search_path", "\"$user\", public"),
+            "SELECT pg_catalog.set_config(E'search_path', E'\"$user\", public', false)");
+  EXPECT_EQ(SetConfigSql("application_name", "it's a\\b"),
+            "SELECT pg_catalog.set_config(E'application_name', E'it''s a\\\\b', false)");
+  EXPECT_EQ(ResetSql("app.tenant_id"), "RESET \"app.tenant_id\"");
+  EXPECT_EQ(ResetSql("we\"ird"), "RESET \"we\"\"ird\"");
+}
+
+}  // namespace
+}  // namespace tusk::router
