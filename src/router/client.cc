@@ -68,15 +68,6 @@ std::string ServerStatementName(std::string_view query, const std::vector<int32_
   return buf;
 }
 
-/// The statement a client's Parse creates, under its shared server-side name.
-PreparedStatement MakeStatement(const protocol::ParseMessage& m) {
-  PreparedStatement st;
-  st.server_name = ServerStatementName(m.query, m.param_types);
-  protocol::AppendParse(st.parse, st.server_name, m.query, m.param_types);
-  st.pipeline_safe = PipelineSafeSql(m.query);
-  return st;
-}
-
 /// Skips whitespace and SQL comments.
 std::string_view SkipSpace(std::string_view s) {
   for (;;) {
@@ -147,6 +138,31 @@ Keyword FirstKeyword(std::string_view sql) {
     default:
       return Keyword::kOther;
   }
+}
+
+/// The SET/RESET/DISCARD ALL a query text runs (kind kNone for anything else).
+SetCommand SetCommandOf(std::string_view sql) {
+  Keyword kw = FirstKeyword(sql);
+  if (kw != Keyword::kSet && kw != Keyword::kReset && kw != Keyword::kDiscard) return {};
+  return ParseSetCommand(sql);
+}
+
+/// The statement a client's Parse creates, under its shared server-side name.
+/// A SET the router cannot carry becomes a statement that raises 0A000.
+PreparedStatement MakeStatement(const protocol::ParseMessage& m) {
+  PreparedStatement st;
+  SetCommand cmd = SetCommandOf(m.query);
+  if (cmd.kind == SetKind::kUnsupported) {
+    std::string refusal = RefusalSql(cmd.reason);
+    st.server_name = ServerStatementName(refusal, {});
+    protocol::AppendParse(st.parse, st.server_name, refusal, {});
+    return st;
+  }
+  if (cmd.kind != SetKind::kNone) st.set = std::make_shared<const SetCommand>(std::move(cmd));
+  st.server_name = ServerStatementName(m.query, m.param_types);
+  protocol::AppendParse(st.parse, st.server_name, m.query, m.param_types);
+  st.pipeline_safe = PipelineSafeSql(m.query);
+  return st;
 }
 
 }  // namespace
@@ -744,6 +760,14 @@ void ClientConn::RequestEnded(protocol::TxStatus tx, bool errored, bool rolled_b
   for (const SetCommand& cmd : *pending) Commit(cmd);
 }
 
+void ClientConn::Track(const SetCommand& cmd) {
+  // DISCARD ALL drops every prepared statement of the session, other
+  // clients' too: they are prepared again where needed.
+  if (cmd.kind == SetKind::kDiscardAll) server_->prepared().clear();
+  if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
+  pending_sets_->push_back(cmd);
+}
+
 void ClientConn::Commit(const SetCommand& cmd) {
   auto* held = server_ != nullptr ? &server_->settings() : nullptr;
   if (set_params_ == nullptr) set_params_ = std::make_unique<std::map<std::string, std::string>>();
@@ -776,6 +800,7 @@ void ClientConn::Commit(const SetCommand& cmd) {
     case SetKind::kDiscardAll:
       mine.clear();
       if (held != nullptr) held->clear();
+      statements_.clear();
       break;
     case SetKind::kNone:
     case SetKind::kUnsupported:
@@ -1110,7 +1135,16 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
         ProtocolViolation("malformed Parse message");
         return true;
       }
-      if (m->name.empty()) return false;
+      if (m->name.empty()) {
+        SetCommand cmd = SetCommandOf(m->query);
+        unnamed_set_.reset();
+        if (cmd.kind == SetKind::kUnsupported) {
+          protocol::AppendParse(s->out().back(), "", RefusalSql(cmd.reason), {});
+          return true;
+        }
+        if (cmd.kind != SetKind::kNone) unnamed_set_ = std::make_unique<SetCommand>(std::move(cmd));
+        return false;
+      }
       PreparedStatement st = MakeStatement(*m);
       // Re-create under the shared name (Close first: it may exist already);
       // the client sees one ParseComplete, ours for Close is dropped.
@@ -1130,9 +1164,13 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
         ProtocolViolation("malformed Bind message");
         return true;
       }
-      if (m->statement.empty()) return false;
+      if (m->statement.empty()) {
+        if (unnamed_set_ != nullptr) Track(*unnamed_set_);
+        return false;
+      }
       auto it = statements_.find(std::string(m->statement));
       if (it == statements_.end()) return false;  // PostgreSQL reports it missing
+      if (it->second.set != nullptr) Track(*it->second.set);
       EnsurePrepared(it->second);
       protocol::AppendBind(s->out().back(), m->portal, it->second.server_name, m->rest);
       return true;
@@ -1189,15 +1227,7 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
         protocol::AppendQuery(s->out().back(), RefusalSql(cmd.reason));
         return true;
       }
-      if (cmd.kind == SetKind::kDiscardAll) {
-        // It drops every prepared statement of the session, shared ones too.
-        statements_.clear();
-        s->prepared().clear();
-      }
-      if (cmd.kind != SetKind::kNone) {
-        if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
-        pending_sets_->push_back(std::move(cmd));
-      }
+      if (cmd.kind != SetKind::kNone) Track(cmd);
       return false;
     }
     default:

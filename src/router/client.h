@@ -66,6 +66,8 @@ struct PreparedStatement {
   std::string server_name;     ///< "tusk_<hash>", shared by identical statements
   std::string parse;           ///< a complete Parse message under server_name
   bool pipeline_safe = false;  ///< its query passes PipelineSafeSql
+  /// The SET/RESET/DISCARD ALL it runs (tracked at each Bind); null for other queries.
+  std::shared_ptr<const SetCommand> set;
 };
 
 class ClientConn : public IoHandler {
@@ -198,6 +200,9 @@ class ClientConn : public IoHandler {
   bool ApplySettings(ServerConn* s);
   /// The client's value of setting `name` (lowercase), or null.
   const std::string* Setting(const std::string& name) const;
+  /// A SET/RESET/DISCARD ALL is sent for this client: pending until its
+  /// request (or transaction) ends.
+  void Track(const SetCommand& cmd);
   /// A tracked SET/RESET took effect: records it for the client and for its server.
   void Commit(const SetCommand& cmd);
   /// A server was assigned: records the pool wait (if any) and starts the
@@ -227,6 +232,8 @@ class ClientConn : public IoHandler {
   std::unique_ptr<std::map<std::string, std::string>> set_params_;
   /// SET/RESETs sent whose request or transaction has not ended yet.
   std::unique_ptr<std::vector<SetCommand>> pending_sets_;
+  /// What the unnamed statement runs when it is a tracked SET (extended protocol).
+  std::unique_ptr<SetCommand> unnamed_set_;
   std::unordered_map<std::string, PreparedStatement> statements_;
   size_t pipeline_bytes_ = 0;                     ///< see pipeline_bytes()
   std::unique_ptr<protocol::ScramServer> scram_;  ///< during authentication only

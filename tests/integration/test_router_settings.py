@@ -8,14 +8,33 @@ using prepared statements.
 """
 import os
 import re
+import struct
 import subprocess
-import time
 
 import psycopg2
 import psycopg2.errors
 
 from harness import wait_until
-from router_support import RouterCase
+from router_support import RouterCase, errors_in
+
+
+def extended(wire, statement, query=None):
+    """[Parse `query` as `statement`,] Bind it to the unnamed portal,
+    Execute, Sync; returns the messages up to ReadyForQuery."""
+    if query is not None:
+        wire.message(b"P", statement.encode() + b"\0" + query.encode() + b"\0" +
+                     struct.pack("!h", 0))
+    wire.message(b"B", b"\0" + statement.encode() + b"\0" + struct.pack("!hhh", 0, 0, 0))
+    wire.message(b"E", b"\0" + struct.pack("!i", 0))
+    wire.message(b"S")
+    return wire.read_until_ready()
+
+
+def first_value(messages):
+    """The first column of the first DataRow, as text."""
+    body = next(body for kind, body in messages if kind == b"D")
+    length = struct.unpack("!i", body[2:6])[0]
+    return body[6:6 + length].decode()
 
 
 class SettingsTest(RouterCase):
@@ -156,6 +175,20 @@ class SettingsTest(RouterCase):
                 cur.execute("SELECT 2")
         b.rollback()
         self.assertEqual(self.scalar(b, "SHOW search_path"), '"$user", public')
+
+    def test_sets_sent_with_the_extended_protocol(self):
+        w = self.login()
+        self.assertEqual(errors_in(extended(w, "", "SET search_path = tenant_a, public")), [])
+        # A named statement, prepared once and bound twice (as pgJDBC does).
+        self.assertEqual(errors_in(extended(w, "tenant", "SET app.tenant_id = '7'")), [])
+        self.assertEqual(errors_in(extended(w, "tenant")), [])
+        self.hold_server(int(first_value(w.query("SELECT pg_backend_pid()"))))
+        self.assertEqual(first_value(w.query("SELECT current_setting('search_path')")),
+                         "tenant_a, public")
+        self.assertEqual(first_value(w.query("SELECT current_setting('app.tenant_id')")), "7")
+        refused = errors_in(extended(w, "", "SET application_name = E'x'"))
+        self.assertEqual([e.get("C") for e in refused], ["0A000"], refused)
+        self.assertEqual(first_value(w.query("SHOW application_name")), "")
 
     def test_discard_all_leaves_other_clients_prepared_statements(self):
         p = subprocess.run(["pgbench", "-i", "-s", "1", self.direct_dsn(user="app")],
