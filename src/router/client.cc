@@ -1219,15 +1219,14 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
         protocol::AppendQuery(s->out().back(), "DEALLOCATE ALL");
         return true;
       }
-      if (kw != Keyword::kSet && kw != Keyword::kReset && kw != Keyword::kDiscard) return false;
-      SetCommand cmd = ParseSetCommand(*q);
-      if (cmd.kind == SetKind::kUnsupported) {
+      std::vector<SetCommand> cmds = ParseSetCommands(*q);
+      if (cmds.size() == 1 && cmds[0].kind == SetKind::kUnsupported) {
         // The server raises the error, so that a transaction block fails as
         // it would have, and the setting changes nowhere.
-        protocol::AppendQuery(s->out().back(), RefusalSql(cmd.reason));
+        protocol::AppendQuery(s->out().back(), RefusalSql(cmds[0].reason));
         return true;
       }
-      if (cmd.kind != SetKind::kNone) Track(cmd);
+      for (const SetCommand& cmd : cmds) Track(cmd);
       return false;
     }
     default:

@@ -435,9 +435,94 @@ std::string EscapedLiteral(std::string_view s) {
   return out + "'";
 }
 
+// True when `s` holds `lower` in any ASCII case.
+bool ContainsIgnoreCase(std::string_view s, std::string_view lower) {
+  for (size_t i = 0; i + lower.size() <= s.size(); ++i) {
+    size_t k = 0;
+    while (k < lower.size() && Lower(s[i + k]) == lower[k]) ++k;
+    if (k == lower.size()) return true;
+  }
+  return false;
+}
+
+// `sql[i]` opens a '' string (`escapes`: an E'' string, where a backslash
+// escapes the next byte); the index past its end, or the size when unterminated.
+size_t SkipString(std::string_view sql, size_t i, bool escapes) {
+  for (++i; i < sql.size(); ++i) {
+    if (escapes && sql[i] == '\\') {
+      ++i;
+    } else if (sql[i] == '\'') {
+      if (i + 1 < sql.size() && sql[i + 1] == '\'') {
+        ++i;
+      } else {
+        return i + 1;
+      }
+    }
+  }
+  return sql.size();
+}
+
+// `sql[i]` is '$': the index past a dollar-quoted string ($$..$$,
+// $tag$..$tag$; the size when unterminated), or i + 1 when it opens none.
+size_t SkipDollar(std::string_view sql, size_t i) {
+  size_t j = i + 1;
+  if (j < sql.size() && IsSqlIdentStart(sql[j])) {
+    while (j < sql.size() && (IsSqlIdentStart(sql[j]) || IsSqlDigit(sql[j]))) ++j;
+  }
+  if (j >= sql.size() || sql[j] != '$') return i + 1;
+  std::string_view tag = sql.substr(i, j + 1 - i);
+  size_t end = sql.find(tag, j + 1);
+  return end == kNpos ? sql.size() : end + tag.size();
+}
+
+// The statements of `sql`, split at the semicolons PostgreSQL's lexer sees.
+std::vector<std::string_view> SplitStatements(std::string_view sql) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  size_t i = 0;
+  while (i < sql.size()) {
+    char c = sql[i];
+    if ((c == '-' || c == '/') && i + 1 < sql.size() && sql[i + 1] == (c == '-' ? '-' : '*')) {
+      i = SkipSqlComment(sql, i);
+      if (i == kNpos) i = sql.size();
+    } else if (c == '\'') {
+      i = SkipString(sql, i, false);
+    } else if (c == '"') {
+      size_t end = sql.find('"', i + 1);  // "" inside is two adjacent quoted names
+      i = end == kNpos ? sql.size() : end + 1;
+    } else if (c == '$') {
+      i = SkipDollar(sql, i);
+    } else if (IsSqlIdentStart(c)) {
+      size_t w = i;
+      while (i < sql.size() && IsWordContinue(sql[i])) ++i;
+      if (i - w == 1 && (c == 'e' || c == 'E') && i < sql.size() && sql[i] == '\'') {
+        i = SkipString(sql, i, true);
+      }
+    } else if (c == ';') {
+      out.push_back(sql.substr(start, i - start));
+      start = ++i;
+    } else {
+      ++i;
+    }
+  }
+  if (start < sql.size()) out.push_back(sql.substr(start));
+  return out;
+}
+
 }  // namespace
 
 SetCommand ParseSetCommand(std::string_view sql) { return Parser(sql).Parse(); }
+
+std::vector<SetCommand> ParseSetCommands(std::string_view sql) {
+  std::vector<SetCommand> out;
+  if (!ContainsIgnoreCase(sql, "set") && !ContainsIgnoreCase(sql, "discard")) return out;
+  for (std::string_view statement : SplitStatements(sql)) {
+    SetCommand cmd = ParseSetCommand(statement);
+    if (cmd.kind == SetKind::kUnsupported) return {std::move(cmd)};
+    if (cmd.kind != SetKind::kNone) out.push_back(std::move(cmd));
+  }
+  return out;
+}
 
 std::string SetConfigSql(std::string_view name, std::string_view value) {
   return "SELECT pg_catalog.set_config(" + EscapedLiteral(name) + ", " + EscapedLiteral(value) +

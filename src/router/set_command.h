@@ -52,6 +52,15 @@ struct SetCommand {
 /// not re-apply them). O(n) in the length of `sql`.
 SetCommand ParseSetCommand(std::string_view sql);
 
+/// Every SET/RESET/DISCARD ALL among the statements of a simple-Query text,
+/// in order (kNone statements left out): the text is split at each ';' that
+/// PostgreSQL's lexer would see (not in '', E'' with backslash escapes, "",
+/// dollar quotes or comments) and each statement goes through
+/// ParseSetCommand. A single kUnsupported entry when any statement is one.
+/// O(n) in the length of `sql`; texts without "set" or "discard" in them
+/// (any case) are not split at all.
+std::vector<SetCommand> ParseSetCommands(std::string_view sql);
+
 /// `SELECT pg_catalog.set_config(E'name', E'value', false)`: sets a
 /// session-level value in its string form, whatever standard_conforming_strings is.
 std::string SetConfigSql(std::string_view name, std::string_view value);

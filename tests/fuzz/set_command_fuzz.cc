@@ -2,7 +2,8 @@
 // the input is parsed as a simple-Query text. Nothing may crash, read out of
 // bounds or hang; on top: results are well-formed for their kind (names
 // lowercase and non-empty, a reason for kUnsupported), a leading comment
-// changes nothing, a second statement makes a tracked text untracked, and the
+// changes nothing, a second statement makes a tracked text untracked (and
+// ParseSetCommands finds the statement in it, once per copy), and the
 // SQL rendered for each setting reads back (by an independent unquoting
 // here) as exactly that name and value. Build and run: scripts/fuzz.sh.
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "router/set_command.h"
 
@@ -94,10 +96,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (in.find('\0') != std::string_view::npos) return 0;
   SetCommand lead = ParseSetCommand("/* lead /* nested */ */ -- line\n" + std::string(in));
   Check(lead.kind == cmd.kind && lead.settings == cmd.settings);
+  std::vector<SetCommand> all = ParseSetCommands(in);
+  for (const SetCommand& c : all) {
+    Check(c.kind != SetKind::kNone);
+    if (c.kind == SetKind::kUnsupported) Check(all.size() == 1);
+  }
   if (cmd.kind != SetKind::kNone && cmd.kind != SetKind::kUnsupported) {
     // Whatever the text left open (a trailing "--" comment at most), a
     // newline closes it: the appended statement must then be seen.
     Check(ParseSetCommand(std::string(in) + "\n; SELECT 1").kind == SetKind::kNone);
+    // The splitter sees the one statement, and each copy of it.
+    auto same = [&](const SetCommand& c) {
+      return c.kind == cmd.kind && c.settings == cmd.settings;
+    };
+    Check(all.size() == 1 && same(all[0]));
+    std::vector<SetCommand> twice =
+        ParseSetCommands(std::string(in) + "\n;SELECT 1;" + std::string(in));
+    Check(twice.size() == 2 && same(twice[0]) && same(twice[1]));
   }
   return 0;
 }

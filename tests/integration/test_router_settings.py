@@ -126,6 +126,26 @@ class SettingsTest(RouterCase):
         self.assertEqual(self.show(a, "lock_timeout"), "4321ms")
         self.assertEqual(self.show(a, "work_mem"), self.show(self.session(), "work_mem"))
 
+    def test_sets_in_a_multi_statement_query(self):
+        a = self.session()
+        with a.cursor() as cur:
+            cur.execute("SET statement_timeout = 1111; SELECT 1; SET lock_timeout = 2222")
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "statement_timeout"), "1111ms")
+        self.assertEqual(self.show(a, "lock_timeout"), "2222ms")
+        # One implicit transaction: a failing statement takes the SETs with it.
+        with a.cursor() as cur:
+            with self.assertRaises(psycopg2.errors.DivisionByZero):
+                cur.execute("SET statement_timeout = 3333; SELECT 1/0")
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "statement_timeout"), "1111ms")
+        # asyncpg's reset when a connection goes back to its pool.
+        with a.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;")
+        self.assertEqual(self.show(a, "statement_timeout"), "0")
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "lock_timeout"), "0")
+
     def test_set_in_a_transaction_counts_only_when_committed(self):
         a = self.connect()
         with a.cursor() as cur:

@@ -160,6 +160,41 @@ TEST(SetCommandTest, ValuesTheRouterCannotCarry) {
   }
 }
 
+TEST(SetCommandTest, StatementsOfAMultiStatementText) {
+  auto kinds = [](const std::string& sql) {
+    std::vector<std::string> out;
+    for (const SetCommand& c : ParseSetCommands(sql)) {
+      std::string k = c.kind == SetKind::kSet          ? "set"
+                      : c.kind == SetKind::kReset      ? "reset"
+                      : c.kind == SetKind::kResetAll   ? "reset all"
+                      : c.kind == SetKind::kDiscardAll ? "discard all"
+                                                       : "unsupported";
+      out.push_back(c.settings.empty() ? k : k + " " + c.settings[0].first);
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(kinds("SELECT 1"), V{});
+  EXPECT_EQ(kinds("UPDATE t SET a = 1; SELECT 'x;SET a = 1'"), V{});
+  EXPECT_EQ(kinds("SET a.x = 1; SELECT 2; RESET a.y ;SET SESSION b.z TO 'q;r'"),
+            (V{"set a.x", "reset a.y", "set b.z"}));
+  // asyncpg's reset query when a connection goes back to its pool
+  EXPECT_EQ(kinds("SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;"),
+            V{"reset all"});
+  EXPECT_EQ(kinds("DISCARD ALL"), V{"discard all"});
+  // Semicolons PostgreSQL's lexer does not see: E'' escapes, dollar quotes,
+  // quoted names, comments.
+  EXPECT_EQ(kinds("SELECT E'\\'; SET a.x = 1'; SET a.y = 2"), V{"set a.y"});
+  EXPECT_EQ(kinds("DO $f$ BEGIN SET a.x = 1; END $f$; SET a.y = 2"), V{"set a.y"});
+  EXPECT_EQ(kinds("DO $$ SET a.x = 1; $$"), V{});
+  EXPECT_EQ(kinds("SELECT 1 AS \"x;SET a.x = 1\"; -- ; SET a.y = 1\nSET a.z = 3"), V{"set a.z"});
+  EXPECT_EQ(kinds("SELECT $1; SET a.x = 1"), V{"set a.x"});
+  EXPECT_EQ(kinds("SELECT a$b; SET a.x = 1 /* ; SET a.y = 1 */"), V{"set a.x"});
+  // One statement the router cannot carry: the whole text is refused.
+  EXPECT_EQ(kinds("SET a.x = 1; SET a.y = E'z'"), V{"unsupported"});
+  EXPECT_EQ(kinds("SET a.x = 'unterminated; SET a.y = 1"), V{"unsupported"});
+}
+
 TEST(SetCommandTest, RenderedSql) {
   EXPECT_EQ(SetConfigSql("search_path", "\"$user\", public"),
             "SELECT pg_catalog.set_config(E'search_path', E'\"$user\", public', false)");
