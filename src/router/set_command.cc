@@ -45,8 +45,12 @@ class Scanner {
     if (IsSqlIdentStart(c)) {
       size_t start = i_;
       while (i_ < s_.size() && IsWordContinue(s_[i_])) ++i_;
-      if (i_ < s_.size() && (s_[i_] == '\'' || (s_[i_] == '&' && i_ - start == 1))) {
-        return Bad();  // E'..', B'..', X'..', N'..', U&'..', U&".."
+      if (i_ - start == 1 && i_ < s_.size()) {
+        char p = Lower(c);
+        if ((s_[i_] == '\'' && (p == 'e' || p == 'b' || p == 'x' || p == 'n')) ||
+            (s_[i_] == '&' && p == 'u')) {
+          return Bad();  // E'..', B'..', X'..', N'..', U&'..', U&".."
+        }
       }
       t.kind = Tok::kWord;
       for (size_t k = start; k < i_; ++k) t.text += Lower(s_[k]);

@@ -41,6 +41,8 @@ TEST(SetCommandTest, GenericValues) {
       {"SET application_name = Mixed", "application_name", "mixed"},
       {"SET enable_seqscan = OFF", "enable_seqscan", "off"},
       {"SET enable_seqscan TO true", "enable_seqscan", "true"},
+      {"SET application_name TO'x'", "application_name", "x"},
+      {"SET application_name = b", "application_name", "b"},
       {"SET datestyle = iso, dmy", "datestyle", "iso, dmy"},
       {"SET datestyle = 'ISO, DMY'", "datestyle", "ISO, DMY"},
       {"/* c */ SET -- line\n lock_timeout = 10", "lock_timeout", "10"},
