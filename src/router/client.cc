@@ -11,7 +11,6 @@
 
 #include <cctype>
 #include <cstring>
-#include <iterator>
 #include <thread>
 
 #include "common/random.h"
@@ -788,14 +787,8 @@ void ClientConn::Commit(const SetCommand& cmd) {
       }
       break;
     case SetKind::kResetAll:
-      for (auto it = mine.begin(); it != mine.end();) {
-        it = KeptByResetAll(it->first) ? std::next(it) : mine.erase(it);
-      }
-      if (held != nullptr) {
-        for (auto it = held->begin(); it != held->end();) {
-          it = KeptByResetAll(it->first) ? std::next(it) : held->erase(it);
-        }
-      }
+      EraseResetByResetAll(mine);
+      if (held != nullptr) EraseResetByResetAll(*held);
       break;
     case SetKind::kDiscardAll:
       mine.clear();

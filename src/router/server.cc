@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <iterator>
 
 #include "common/strings.h"
 #include "protocol/frame.h"
@@ -200,9 +199,7 @@ void ServerConn::StartRollback() {
   state_ = ServerState::kResetting;
   // The transaction may have SET what the router recorded: back to the
   // values of the login (RESET ALL), with the record to match.
-  for (auto it = settings_.begin(); it != settings_.end();) {
-    it = KeptByResetAll(it->first) ? std::next(it) : settings_.erase(it);
-  }
+  EraseResetByResetAll(settings_);
   SendPrelude("ROLLBACK");
   SendPrelude("RESET ALL");
   Flush();

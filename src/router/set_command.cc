@@ -157,11 +157,7 @@ bool IsListOfNames(std::string_view name) {
 // PostgreSQL's quote_identifier, without its keyword check: plain lowercase
 // names stay bare, anything else is double-quoted.
 std::string QuoteNameItem(const std::string& s) {
-  bool plain = !s.empty() && ((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_');
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || IsSqlDigit(c) || c == '_')) plain = false;
-  }
-  return plain ? s : QuoteIdent(s);
+  return IsSimpleIdentifier(s) ? s : QuoteIdent(s);
 }
 
 // A number as PostgreSQL prints its constant: integers that fit in 32 bits

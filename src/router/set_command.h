@@ -77,6 +77,19 @@ std::string RefusalSql(std::string_view reason);
 /// ones a session sets): role, session_authorization.
 bool KeptByResetAll(std::string_view name);
 
+/// Erases from `settings` (a map keyed by lowercase setting name) every
+/// entry RESET ALL resets, i.e. all but the KeptByResetAll ones.
+template <class Map>
+void EraseResetByResetAll(Map& settings) {
+  for (auto it = settings.begin(); it != settings.end();) {
+    if (KeptByResetAll(it->first)) {
+      ++it;
+    } else {
+      it = settings.erase(it);
+    }
+  }
+}
+
 /// Reported settings a client cannot SET (server_version, is_superuser,
 /// in_hot_standby, ...) or that the router follows through SET alone
 /// (session_authorization): not tracked from ParameterStatus.
