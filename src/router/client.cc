@@ -100,7 +100,7 @@ std::string NextWord(std::string_view& s) {
 }
 
 /// The leading keywords the router acts on in a simple Query.
-enum class Keyword { kOther, kListen, kDeallocate, kDiscard, kSet, kReset };
+enum class Keyword { kOther, kDeallocate, kDiscard, kSet, kReset };
 
 char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
@@ -129,8 +129,6 @@ Keyword FirstKeyword(std::string_view sql) {
       return KeywordAt(s, "set") ? Keyword::kSet : Keyword::kOther;
     case 'r':
       return KeywordAt(s, "reset") ? Keyword::kReset : Keyword::kOther;
-    case 'l':
-      return KeywordAt(s, "listen") ? Keyword::kListen : Keyword::kOther;
     case 'd':
       if (KeywordAt(s, "deallocate")) return Keyword::kDeallocate;
       return KeywordAt(s, "discard") ? Keyword::kDiscard : Keyword::kOther;
@@ -146,13 +144,20 @@ SetCommand SetCommandOf(std::string_view sql) {
   return ParseSetCommand(sql);
 }
 
+/// The SQL the server runs instead of a Parse text the router refuses in
+/// transaction mode (a SET it cannot carry, a LISTEN), or "" to run it as is.
+std::string RefusalOf(const SetCommand& cmd, std::string_view sql) {
+  if (cmd.kind == SetKind::kUnsupported) return RefusalSql(cmd.reason);
+  return RunsListen(sql) ? ListenRefusalSql() : std::string();
+}
+
 /// The statement a client's Parse creates, under its shared server-side name.
-/// A SET the router cannot carry becomes a statement that raises 0A000.
+/// A SET the router cannot carry, or a LISTEN, becomes one that raises 0A000.
 PreparedStatement MakeStatement(const protocol::ParseMessage& m) {
   PreparedStatement st;
   SetCommand cmd = SetCommandOf(m.query);
-  if (cmd.kind == SetKind::kUnsupported) {
-    std::string refusal = RefusalSql(cmd.reason);
+  std::string refusal = RefusalOf(cmd, m.query);
+  if (!refusal.empty()) {
     st.server_name = ServerStatementName(refusal, {});
     protocol::AppendParse(st.parse, st.server_name, refusal, {});
     return st;
@@ -900,22 +905,6 @@ bool ClientConn::HandleRequests() {
         progressed = true;
         continue;
       }
-      if (f.type == 'Q' && settings_->spec.mode == PoolMode::kTransaction) {
-        auto q = protocol::ParseQuery(f.body);
-        if (q && FirstKeyword(*q) == Keyword::kListen) {
-          // Notifications reach a client only while it holds a server, which
-          // in transaction mode ends with the transaction: refuse clearly.
-          protocol::ErrorFields e;
-          e.sqlstate = "0A000";
-          e.message = "LISTEN is not supported in transaction pooling mode";
-          e.hint = "connect through a router in session mode (router.mode: session)";
-          protocol::AppendErrorResponse(out_.back(), e);
-          protocol::AppendReadyForQuery(out_.back(), protocol::TxStatus::kIdle);
-          in_.Consume(f.size());
-          progressed = true;
-          continue;
-        }
-      }
       pipeline_bytes_ = 0;
       if (settings_->spec.pipeline_depth > 0 && settings_->spec.mode == PoolMode::kTransaction) {
         int64_t n = PipelineRequestBytes();
@@ -1131,8 +1120,9 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
       if (m->name.empty()) {
         SetCommand cmd = SetCommandOf(m->query);
         unnamed_set_.reset();
-        if (cmd.kind == SetKind::kUnsupported) {
-          protocol::AppendParse(s->out().back(), "", RefusalSql(cmd.reason), {});
+        std::string refusal = RefusalOf(cmd, m->query);
+        if (!refusal.empty()) {
+          protocol::AppendParse(s->out().back(), "", refusal, {});
           return true;
         }
         if (cmd.kind != SetKind::kNone) unnamed_set_ = std::make_unique<SetCommand>(std::move(cmd));
@@ -1210,6 +1200,13 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
         // re-prepared on demand.
         s->prepared().clear();
         protocol::AppendQuery(s->out().back(), "DEALLOCATE ALL");
+        return true;
+      }
+      if (RunsListen(*q)) {
+        // Notifications reach a client only while it holds a server, and the
+        // channel would stay on the server for the next client: the server
+        // raises 0A000, so that an open transaction fails as it would.
+        protocol::AppendQuery(s->out().back(), ListenRefusalSql());
         return true;
       }
       std::vector<SetCommand> cmds = ParseSetCommands(*q);

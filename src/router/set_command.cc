@@ -509,6 +509,13 @@ std::vector<std::string_view> SplitStatements(std::string_view sql) {
   return out;
 }
 
+// A DO block that fails with SQLSTATE 0A000 (feature_not_supported).
+// REQUIRES: neither text holds "$tusk$" (both are the router's own words).
+std::string NotSupportedSql(std::string_view message, std::string_view hint) {
+  return "DO $tusk$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = " +
+         EscapedLiteral(message) + ", HINT = " + EscapedLiteral(hint) + "; END$tusk$";
+}
+
 }  // namespace
 
 SetCommand ParseSetCommand(std::string_view sql) { return Parser(sql).Parse(); }
@@ -534,10 +541,23 @@ std::string ResetSql(std::string_view name) { return "RESET " + QuoteIdent(name)
 std::string RefusalSql(std::string_view reason) {
   std::string message = "this SET is not supported in transaction pooling mode: ";
   message += reason;
-  return "DO $tusk$BEGIN RAISE EXCEPTION USING ERRCODE = '0A000', MESSAGE = " +
-         EscapedLiteral(message) +
-         ", HINT = E'write the value as a quoted literal, a name or a number, or use "
-         "session pooling (router.mode: session)'; END$tusk$";
+  return NotSupportedSql(message,
+                         "write the value as a quoted literal, a name or a number, or use "
+                         "session pooling (router.mode: session)");
+}
+
+bool RunsListen(std::string_view sql) {
+  if (!ContainsIgnoreCase(sql, "listen")) return false;
+  for (std::string_view statement : SplitStatements(sql)) {
+    Token t = Scanner(statement).Next();
+    if (t.kind == Tok::kWord && t.text == "listen") return true;
+  }
+  return false;
+}
+
+std::string ListenRefusalSql() {
+  return NotSupportedSql("LISTEN is not supported in transaction pooling mode",
+                         "connect through a router in session mode (router.mode: session)");
 }
 
 bool KeptByResetAll(std::string_view name) {

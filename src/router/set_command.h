@@ -73,6 +73,17 @@ std::string ResetSql(std::string_view name);
 /// transaction) sees the error a client expects and the setting changes nowhere.
 std::string RefusalSql(std::string_view reason);
 
+/// True when some statement of a Query or Parse text (split as in
+/// ParseSetCommands) starts with LISTEN. Notifications reach a client only
+/// while it holds a server, and in transaction mode the channel would stay
+/// on the server for the next client, so the router refuses it. O(n); texts
+/// without "listen" (any case) are not split.
+bool RunsListen(std::string_view sql);
+
+/// Like RefusalSql, for LISTEN: a DO block failing with 0A000 and a hint
+/// pointing to session mode.
+std::string ListenRefusalSql();
+
 /// Settings RESET ALL leaves alone (PostgreSQL's GUC_NO_RESET_ALL among the
 /// ones a session sets): role, session_authorization.
 bool KeptByResetAll(std::string_view name);

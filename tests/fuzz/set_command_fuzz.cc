@@ -5,7 +5,8 @@
 // changes nothing, a second statement makes a tracked text untracked (and
 // ParseSetCommands finds the statement in it, once per copy), and the
 // SQL rendered for each setting reads back (by an independent unquoting
-// here) as exactly that name and value. Build and run: scripts/fuzz.sh.
+// here) as exactly that name and value; RunsListen is unmoved by what
+// precedes the text. Build and run: scripts/fuzz.sh.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/strings.h"
 #include "router/set_command.h"
 
 namespace {
@@ -96,6 +98,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (in.find('\0') != std::string_view::npos) return 0;
   SetCommand lead = ParseSetCommand("/* lead /* nested */ */ -- line\n" + std::string(in));
   Check(lead.kind == cmd.kind && lead.settings == cmd.settings);
+  // RunsListen: a closed statement in front or a leading comment changes
+  // nothing, and a text without the word is never split.
+  bool listen = RunsListen(in);
+  Check(RunsListen("/* lead */ -- line\n" + std::string(in)) == listen);
+  Check(RunsListen("SELECT 1;\n" + std::string(in)) == listen);
+  if (listen) Check(tusk::LowerAscii(in).find("listen") != std::string::npos);
   std::vector<SetCommand> all = ParseSetCommands(in);
   for (const SetCommand& c : all) {
     Check(c.kind != SetKind::kNone);

@@ -3,8 +3,8 @@ passes at startup) must hold on whichever server connection runs its next
 transaction, exactly as PostgreSQL would show it, and nowhere else: list
 values such as search_path, custom settings (app.tenant_id), SETs that fail
 or roll back, RESET/RESET ALL back to the startup values, SET forms the
-router cannot carry (refused with 0A000), and DISCARD ALL next to clients
-using prepared statements.
+router cannot carry (refused with 0A000), DISCARD ALL next to clients
+using prepared statements, and LISTEN (refused wherever it appears).
 """
 import os
 import re
@@ -77,6 +77,20 @@ class SettingsTest(RouterCase):
         last one did; returns the holder of that last one."""
         holder, _ = self.hold_server(self.pid(conn))
         return holder
+
+    def refused_in_a_transaction(self, sql):
+        """Runs `sql` inside a transaction: it must fail with 0A000 and take
+        the transaction with it, as any error does. Returns the connection,
+        rolled back."""
+        conn = self.connect()
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            with self.assertRaises(psycopg2.errors.FeatureNotSupported):
+                cur.execute(sql)
+            with self.assertRaises(psycopg2.errors.InFailedSqlTransaction):
+                cur.execute("SELECT 2")
+        conn.rollback()
+        return conn
 
     def show(self, conn, name):
         return self.scalar(conn, "SELECT current_setting(%s)", (name,))
@@ -185,15 +199,7 @@ class SettingsTest(RouterCase):
                 cur.execute("SET application_name = E'tab\\there'")
         self.assertIn("not supported in transaction pooling mode", str(cm.exception))
         self.assertEqual(self.show(a, "application_name"), "")
-        # Inside a transaction the transaction fails, as with any error.
-        b = self.connect()
-        with b.cursor() as cur:
-            cur.execute("SELECT 1")
-            with self.assertRaises(psycopg2.errors.FeatureNotSupported):
-                cur.execute("SET search_path = $$tenant_a$$")
-            with self.assertRaises(psycopg2.errors.InFailedSqlTransaction):
-                cur.execute("SELECT 2")
-        b.rollback()
+        b = self.refused_in_a_transaction("SET search_path = $$tenant_a$$")
         self.assertEqual(self.scalar(b, "SHOW search_path"), '"$user", public')
 
     def test_sets_sent_with_the_extended_protocol(self):
@@ -209,6 +215,30 @@ class SettingsTest(RouterCase):
         refused = errors_in(extended(w, "", "SET application_name = E'x'"))
         self.assertEqual([e.get("C") for e in refused], ["0A000"], refused)
         self.assertEqual(first_value(w.query("SHOW application_name")), "")
+
+    def test_listen_anywhere_is_refused_and_no_server_keeps_a_channel(self):
+        a = self.session()
+        for sql in ("SELECT 1; LISTEN tusk_chan", "/* x */ listen tusk_chan"):
+            with self.assertRaises(psycopg2.errors.FeatureNotSupported, msg=sql) as cm:
+                with a.cursor() as cur:
+                    cur.execute(sql)
+            self.assertIn("session", cm.exception.diag.message_hint)
+        with a.cursor() as cur:  # look-alikes run
+            cur.execute("UNLISTEN *; SELECT 'listen' AS listen")
+            self.assertEqual(cur.fetchone(), ("listen",))
+        self.refused_in_a_transaction("LISTEN tusk_chan")
+        # The extended protocol: unnamed and named statements.
+        w = self.login()
+        for name in ("", "l"):
+            refused = errors_in(extended(w, name, "LISTEN tusk_chan"))
+            self.assertEqual([e.get("C") for e in refused], ["0A000"], refused)
+        # Every server of the pool (10), held at once: none listens.
+        holders = [self.connect() for _ in range(10)]
+        counts = [self.scalar(h, "SELECT count(*) FROM pg_listening_channels()") for h in holders]
+        self.assertEqual(len({self.pid(h) for h in holders}), 10)
+        self.assertEqual(counts, [0] * 10)
+        for h in holders:
+            h.rollback()
 
     def test_discard_all_leaves_other_clients_prepared_statements(self):
         p = subprocess.run(["pgbench", "-i", "-s", "1", self.direct_dsn(user="app")],

@@ -197,6 +197,20 @@ TEST(SetCommandTest, StatementsOfAMultiStatementText) {
   EXPECT_EQ(kinds("SET a.x = 'unterminated; SET a.y = 1"), V{"unsupported"});
 }
 
+TEST(SetCommandTest, ListenAnywhereInTheText) {
+  EXPECT_TRUE(RunsListen("LISTEN events"));
+  EXPECT_TRUE(RunsListen("  /* c */ -- line\n listen \"Events\";"));
+  EXPECT_TRUE(RunsListen("SELECT 1; Listen events"));
+  EXPECT_TRUE(RunsListen("BEGIN;SELECT 'a;b';LISTEN events;COMMIT"));
+  EXPECT_FALSE(RunsListen("UNLISTEN *"));
+  EXPECT_FALSE(RunsListen("SELECT 'listen'; SELECT 1 AS listen"));
+  EXPECT_FALSE(RunsListen("SELECT 1 /* ; LISTEN x */; -- ; LISTEN y"));
+  EXPECT_FALSE(RunsListen("DO $$ BEGIN EXECUTE 'x'; END $$; SELECT listener FROM t"));
+  EXPECT_FALSE(RunsListen("SELECT E'\\'; LISTEN x'"));
+  EXPECT_FALSE(RunsListen("NOTIFY events"));
+  EXPECT_NE(ListenRefusalSql().find("'0A000'"), std::string::npos);
+}
+
 TEST(SetCommandTest, RenderedSql) {
   EXPECT_EQ(SetConfigSql("search_path", "\"$user\", public"),
             "SELECT pg_catalog.set_config(E'search_path', E'\"$user\", public', false)");
