@@ -9,8 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <iterator>
 #include <thread>
 
 #include "common/random.h"
@@ -100,7 +102,7 @@ std::string NextWord(std::string_view& s) {
 }
 
 /// The leading keywords the router acts on in a simple Query.
-enum class Keyword { kOther, kDeallocate, kDiscard, kSet, kReset };
+enum class Keyword { kOther, kDeallocate, kDiscard, kSet, kReset, kSavepoint, kRelease, kRollback };
 
 char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
@@ -126,9 +128,12 @@ Keyword FirstKeyword(std::string_view sql) {
   if (s.empty()) return Keyword::kOther;
   switch (AsciiLower(s[0])) {
     case 's':
-      return KeywordAt(s, "set") ? Keyword::kSet : Keyword::kOther;
+      if (KeywordAt(s, "set")) return Keyword::kSet;
+      return KeywordAt(s, "savepoint") ? Keyword::kSavepoint : Keyword::kOther;
     case 'r':
-      return KeywordAt(s, "reset") ? Keyword::kReset : Keyword::kOther;
+      if (KeywordAt(s, "reset")) return Keyword::kReset;
+      if (KeywordAt(s, "release")) return Keyword::kRelease;
+      return KeywordAt(s, "rollback") ? Keyword::kRollback : Keyword::kOther;
     case 'd':
       if (KeywordAt(s, "deallocate")) return Keyword::kDeallocate;
       return KeywordAt(s, "discard") ? Keyword::kDiscard : Keyword::kOther;
@@ -137,10 +142,11 @@ Keyword FirstKeyword(std::string_view sql) {
   }
 }
 
-/// The SET/RESET/DISCARD ALL a query text runs (kind kNone for anything else).
+/// The SET/RESET/DISCARD ALL or savepoint command a query text runs (kind
+/// kNone for anything else).
 SetCommand SetCommandOf(std::string_view sql) {
   Keyword kw = FirstKeyword(sql);
-  if (kw != Keyword::kSet && kw != Keyword::kReset && kw != Keyword::kDiscard) return {};
+  if (kw == Keyword::kOther || kw == Keyword::kDeallocate) return {};
   return ParseSetCommand(sql);
 }
 
@@ -765,11 +771,54 @@ void ClientConn::RequestEnded(protocol::TxStatus tx, bool errored, bool rolled_b
 }
 
 void ClientConn::Track(const SetCommand& cmd) {
-  // DISCARD ALL drops every prepared statement of the session, other
-  // clients' too: they are prepared again where needed.
-  if (cmd.kind == SetKind::kDiscardAll) server_->prepared().clear();
+  switch (cmd.kind) {
+    case SetKind::kSavepoint:
+    case SetKind::kRelease:
+    case SetKind::kRollbackTo:
+      TrackSavepoint(cmd);
+      return;
+    case SetKind::kDiscardAll:
+      // DISCARD ALL drops every prepared statement of the session, other
+      // clients' too: they are prepared again where needed.
+      server_->prepared().clear();
+      break;
+    default:
+      break;
+  }
   if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
   pending_sets_->push_back(cmd);
+}
+
+void ClientConn::TrackSavepoint(const SetCommand& cmd) {
+  // Savepoints made before the first pending SET are not recorded: rolling
+  // back to (or releasing) a name not found acts on all pending entries.
+  if (pending_sets_ == nullptr) return;
+  std::vector<SetCommand>& pending = *pending_sets_;
+  // In a failed transaction only ROLLBACK [TO] runs; the others fail there.
+  if (cmd.kind != SetKind::kRollbackTo && server_->tx_status() == protocol::TxStatus::kFailed) {
+    return;
+  }
+  if (cmd.kind == SetKind::kSavepoint) {
+    pending.push_back(cmd);
+    return;
+  }
+  // The newest savepoint of that name (PostgreSQL's rule for duplicates).
+  auto mark = std::find_if(pending.rbegin(), pending.rend(), [&](const SetCommand& c) {
+    return c.kind == SetKind::kSavepoint && c.savepoint == cmd.savepoint;
+  });
+  auto from = mark == pending.rend() ? pending.begin() : std::prev(mark.base());
+  if (cmd.kind == SetKind::kRollbackTo) {
+    // Undoes what came after the savepoint, which itself stays.
+    if (mark != pending.rend()) ++from;
+    pending.erase(from, pending.end());
+    if (pending.empty()) pending_sets_.reset();
+  } else {
+    // RELEASE keeps the SETs (they now belong to the enclosing level) and
+    // destroys the savepoint and every savepoint made after it.
+    pending.erase(std::remove_if(from, pending.end(),
+                                 [](const SetCommand& c) { return c.kind == SetKind::kSavepoint; }),
+                  pending.end());
+  }
 }
 
 void ClientConn::Commit(const SetCommand& cmd) {
@@ -802,6 +851,9 @@ void ClientConn::Commit(const SetCommand& cmd) {
       break;
     case SetKind::kNone:
     case SetKind::kUnsupported:
+    case SetKind::kSavepoint:
+    case SetKind::kRelease:
+    case SetKind::kRollbackTo:
       break;
   }
 }

@@ -203,6 +203,9 @@ class ClientConn : public IoHandler {
   /// A SET/RESET/DISCARD ALL is sent for this client: pending until its
   /// request (or transaction) ends.
   void Track(const SetCommand& cmd);
+  /// SAVEPOINT / RELEASE / ROLLBACK TO among the pending SETs: a ROLLBACK TO
+  /// drops the SETs sent after that savepoint, as PostgreSQL undoes them.
+  void TrackSavepoint(const SetCommand& cmd);
   /// A tracked SET/RESET took effect: records it for the client and for its server.
   void Commit(const SetCommand& cmd);
   /// A server was assigned: records the pool wait (if any) and starts the

@@ -482,9 +482,12 @@ void ServerConn::HandleActive() {
         }
         break;
       case 'C':
-        if (sink != nullptr && sink->has_pending_sets() &&
-            protocol::ParseCommandComplete(f.body) == "ROLLBACK") {
-          seg.rolled_back = true;
+        if (sink != nullptr && sink->has_pending_sets()) {
+          // The last of them counts: ROLLBACK TO a savepoint has the tag
+          // ROLLBACK too, and a COMMIT after it commits the transaction.
+          auto tag = protocol::ParseCommandComplete(f.body);
+          if (tag == "ROLLBACK") seg.rolled_back = true;
+          if (tag == "COMMIT") seg.rolled_back = false;
         }
         break;
       case 'S': {

@@ -197,6 +197,13 @@ class Parser {
       cmd.kind = SetKind::kDiscardAll;
       return Done(std::move(cmd));
     }
+    if (TakeWord("savepoint")) return Savepoint(SetKind::kSavepoint);
+    if (TakeWord("release")) return Savepoint(SetKind::kRelease, true);
+    if (TakeWord("rollback")) {
+      if (!TakeWord("work")) TakeWord("transaction");
+      if (!TakeWord("to")) return {};  // ends the transaction: seen by its command tag
+      return Savepoint(SetKind::kRollbackTo, true);
+    }
     return {};
   }
 
@@ -233,6 +240,22 @@ class Parser {
     cmd.kind = kind;
     cmd.settings.emplace_back(std::move(name), std::move(value));
     return cmd;
+  }
+
+  // The savepoint name ending SAVEPOINT / RELEASE / ROLLBACK TO, after an
+  // optional word SAVEPOINT (`optional_keyword`), which may also be the name
+  // itself (ROLLBACK TO savepoint).
+  SetCommand Savepoint(SetKind kind, bool optional_keyword = false) {
+    SetCommand cmd;
+    cmd.kind = kind;
+    if (optional_keyword && TakeWord("savepoint")) {
+      cmd.savepoint = "savepoint";
+      if (AtStatementEnd()) return cmd;
+    }
+    if (tok_.kind != Tok::kWord && tok_.kind != Tok::kName) return {};
+    cmd.savepoint = tok_.text;  // a kWord is lowercased already
+    Advance();
+    return Done(std::move(cmd));
   }
 
   // A word, "name" or 'string' as one text value (SET ROLE x, ...); nullopt otherwise.
@@ -522,7 +545,11 @@ SetCommand ParseSetCommand(std::string_view sql) { return Parser(sql).Parse(); }
 
 std::vector<SetCommand> ParseSetCommands(std::string_view sql) {
   std::vector<SetCommand> out;
-  if (!ContainsIgnoreCase(sql, "set") && !ContainsIgnoreCase(sql, "discard")) return out;
+  if (!ContainsIgnoreCase(sql, "set") && !ContainsIgnoreCase(sql, "discard") &&
+      !ContainsIgnoreCase(sql, "savepoint") && !ContainsIgnoreCase(sql, "release") &&
+      !ContainsIgnoreCase(sql, "rollback")) {
+    return out;
+  }
   for (std::string_view statement : SplitStatements(sql)) {
     SetCommand cmd = ParseSetCommand(statement);
     if (cmd.kind == SetKind::kUnsupported) return {std::move(cmd)};

@@ -30,6 +30,9 @@ enum class SetKind {
   kResetAll,     ///< RESET ALL (role and session_authorization stay, as in PostgreSQL)
   kDiscardAll,   ///< DISCARD ALL: every setting back to the login's, prepared statements gone
   kUnsupported,  ///< a session-level SET whose value the router cannot carry; see `reason`
+  kSavepoint,    ///< SAVEPOINT `savepoint`: a SET after it is undone by a ROLLBACK TO it
+  kRelease,      ///< RELEASE [SAVEPOINT] `savepoint` (and the savepoints made after it)
+  kRollbackTo,   ///< ROLLBACK [WORK|TRANSACTION] TO [SAVEPOINT] `savepoint`: SETs since are undone
 };
 
 /// The parsed statement. Names are lowercased (setting names are
@@ -38,14 +41,17 @@ struct SetCommand {
   SetKind kind = SetKind::kNone;
   std::vector<std::pair<std::string, std::string>> settings;
   std::string reason;  ///< kUnsupported: what the router cannot carry, for the client's error
+  /// kSavepoint, kRelease, kRollbackTo: the savepoint's name (lowercased
+  /// unless it was double-quoted, as PostgreSQL folds identifiers).
+  std::string savepoint;
 };
 
 /// Parses one simple-Query text. Tracked: SET [SESSION] name {TO|=} value
 /// [, ...] | DEFAULT; SET [SESSION] SCHEMA 'x' (search_path); SET [SESSION]
 /// ROLE, SESSION AUTHORIZATION, XML OPTION; SET SESSION CHARACTERISTICS AS
 /// TRANSACTION modes (default_transaction_*); RESET name | ALL | ROLE |
-/// SESSION AUTHORIZATION; DISCARD ALL. kNone for SET LOCAL, SET TRANSACTION, SET/RESET
-/// TIME ZONE and SET NAMES (reported by ParameterStatus instead), FROM
+/// SESSION AUTHORIZATION; DISCARD ALL; SAVEPOINT, RELEASE and ROLLBACK TO. kNone for SET LOCAL, SET
+/// TRANSACTION, SET/RESET TIME ZONE and SET NAMES (reported by ParameterStatus instead), FROM
 /// CURRENT, other statements, and texts with a second statement. Values that
 /// are E'', U&'', B'', X'' or N'' strings, dollar-quoted, typed or
 /// malformed are kUnsupported (PostgreSQL may accept them; the router could
@@ -57,8 +63,8 @@ SetCommand ParseSetCommand(std::string_view sql);
 /// PostgreSQL's lexer would see (not in '', E'' with backslash escapes, "",
 /// dollar quotes or comments) and each statement goes through
 /// ParseSetCommand. A single kUnsupported entry when any statement is one.
-/// O(n) in the length of `sql`; texts without "set" or "discard" in them
-/// (any case) are not split at all.
+/// O(n) in the length of `sql`; texts without "set", "discard", "savepoint",
+/// "release" or "rollback" in them (any case) are not split at all.
 std::vector<SetCommand> ParseSetCommands(std::string_view sql);
 
 /// `SELECT pg_catalog.set_config(E'name', E'value', false)`: sets a

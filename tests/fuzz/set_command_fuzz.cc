@@ -78,7 +78,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case SetKind::kNone:
     case SetKind::kResetAll:
     case SetKind::kDiscardAll:
-      Check(cmd.settings.empty() && cmd.reason.empty());
+      Check(cmd.settings.empty() && cmd.reason.empty() && cmd.savepoint.empty());
+      break;
+    case SetKind::kSavepoint:
+    case SetKind::kRelease:
+    case SetKind::kRollbackTo:
+      Check(cmd.settings.empty() && cmd.reason.empty() && !cmd.savepoint.empty());
       break;
     case SetKind::kUnsupported:
       Check(cmd.settings.empty() && !cmd.reason.empty());
@@ -115,7 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(ParseSetCommand(std::string(in) + "\n; SELECT 1").kind == SetKind::kNone);
     // The splitter sees the one statement, and each copy of it.
     auto same = [&](const SetCommand& c) {
-      return c.kind == cmd.kind && c.settings == cmd.settings;
+      return c.kind == cmd.kind && c.settings == cmd.settings && c.savepoint == cmd.savepoint;
     };
     Check(all.size() == 1 && same(all[0]));
     std::vector<SetCommand> twice =

@@ -173,6 +173,47 @@ class SettingsTest(RouterCase):
         self.assertEqual(self.show(a, "statement_timeout"), "0")
         self.assertEqual(self.show(a, "lock_timeout"), "2222ms")
 
+    def test_savepoints_undo_the_sets_made_after_them(self):
+        def custom(conn, name):
+            return self.scalar(conn, "SELECT current_setting(%s, true)", (name,)) or ""
+
+        a = self.connect()
+        with a.cursor() as cur:
+            cur.execute("SAVEPOINT a")
+            cur.execute("SET app.undone = 'x'")
+            cur.execute("ROLLBACK TO SAVEPOINT a")
+            cur.execute("SET app.kept = 'k'")
+            cur.execute("SAVEPOINT b")
+            cur.execute("SET app.undone_too = 'y'")
+            with self.assertRaises(psycopg2.errors.DivisionByZero):
+                cur.execute("SELECT 1/0")
+            cur.execute("ROLLBACK TO b")  # recovers the transaction (pgJDBC autosave)
+            cur.execute("SAVEPOINT c")
+            cur.execute("SET app.released = 'r'")
+            cur.execute("RELEASE c")
+        a.commit()
+        # In one Query: ROLLBACK TO's tag is ROLLBACK, but COMMIT ends it.
+        a.autocommit = True
+        with a.cursor() as cur:
+            cur.execute("BEGIN; SET app.one_query = 'q'; SAVEPOINT d; ROLLBACK TO d; COMMIT")
+        expected = {"app.undone": "", "app.undone_too": "", "app.kept": "k",
+                    "app.released": "r", "app.one_query": "q"}
+        self.assertEqual({n: custom(a, n) for n in expected}, expected)  # as PostgreSQL has them
+        self.elsewhere(a)
+        self.assertEqual({n: custom(a, n) for n in expected}, expected)  # carried the same
+        # The extended protocol (as pgJDBC sends them).
+        w = self.login()
+        w.query("BEGIN")
+        for sql in ("SAVEPOINT e", "SET app.ext = 'e'", "ROLLBACK TO SAVEPOINT e",
+                    "SET app.ext_kept = 'f'"):
+            self.assertEqual(errors_in(extended(w, "", sql)), [], sql)
+        self.assertEqual(errors_in(w.query("COMMIT")), [])
+        pid = int(first_value(w.query("SELECT pg_backend_pid()")))
+        holder, _ = self.hold_server(pid)
+        self.assertEqual(first_value(w.query("SELECT current_setting('app.ext_kept')")), "f")
+        self.assertEqual(first_value(w.query("SELECT current_setting('app.ext', true)")) or "", "")
+        holder.rollback()
+
     def test_reset_and_reset_all_go_back_to_startup_values(self):
         a = self.session(options="-c statement_timeout=1234")
         with a.cursor() as cur:

@@ -197,6 +197,45 @@ TEST(SetCommandTest, StatementsOfAMultiStatementText) {
   EXPECT_EQ(kinds("SET a.x = 'unterminated; SET a.y = 1"), V{"unsupported"});
 }
 
+TEST(SetCommandTest, Savepoints) {
+  struct SavepointCase {
+    const char* sql;
+    SetKind kind;
+    const char* name;
+  };
+  for (const SavepointCase& c : {
+           SavepointCase{"SAVEPOINT a", SetKind::kSavepoint, "a"},
+           {"savepoint PGJDBC_AUTOSAVE;", SetKind::kSavepoint, "pgjdbc_autosave"},
+           {"SAVEPOINT \"Mixed Case\"", SetKind::kSavepoint, "Mixed Case"},
+           {"SAVEPOINT savepoint", SetKind::kSavepoint, "savepoint"},
+           {"RELEASE SAVEPOINT a", SetKind::kRelease, "a"},
+           {"release a", SetKind::kRelease, "a"},
+           {"RELEASE savepoint", SetKind::kRelease, "savepoint"},
+           {"ROLLBACK TO SAVEPOINT a", SetKind::kRollbackTo, "a"},
+           {"rollback work to b", SetKind::kRollbackTo, "b"},
+           {"ROLLBACK TRANSACTION TO SAVEPOINT \"B\" ;", SetKind::kRollbackTo, "B"},
+           {"ROLLBACK TO savepoint", SetKind::kRollbackTo, "savepoint"},
+       }) {
+    SetCommand cmd = ParseSetCommand(c.sql);
+    EXPECT_EQ(cmd.kind, c.kind) << c.sql;
+    EXPECT_EQ(cmd.savepoint, c.name) << c.sql;
+    EXPECT_TRUE(cmd.settings.empty()) << c.sql;
+  }
+  // Ending the transaction (seen by the command tag instead), and malformed.
+  for (const char* sql : {"ROLLBACK", "ROLLBACK AND CHAIN", "ROLLBACK PREPARED 'x'", "SAVEPOINT",
+                          "RELEASE", "ROLLBACK TO", "SAVEPOINT a b", "SAVEPOINT 'a'"}) {
+    EXPECT_EQ(ParseSetCommand(sql).kind, SetKind::kNone) << sql;
+  }
+  std::vector<SetCommand> all =
+      ParseSetCommands("BEGIN; SAVEPOINT a; SET x.y = 1; ROLLBACK TO a; COMMIT");
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].kind, SetKind::kSavepoint);
+  EXPECT_EQ(all[1].kind, SetKind::kSet);
+  EXPECT_EQ(all[2].kind, SetKind::kRollbackTo);
+  EXPECT_EQ(ParseSetCommands("rollback to a").size(), 1u);
+  EXPECT_EQ(ParseSetCommands("Release a").size(), 1u);
+}
+
 TEST(SetCommandTest, ListenAnywhereInTheText) {
   EXPECT_TRUE(RunsListen("LISTEN events"));
   EXPECT_TRUE(RunsListen("  /* c */ -- line\n listen \"Events\";"));
