@@ -172,6 +172,7 @@ PreparedStatement MakeStatement(const protocol::ParseMessage& m) {
   st.server_name = ServerStatementName(m.query, m.param_types);
   protocol::AppendParse(st.parse, st.server_name, m.query, m.param_types);
   st.pipeline_safe = PipelineSafeSql(m.query);
+  st.session_state = !st.pipeline_safe && LeavesSessionState(m.query);
   return st;
 }
 
@@ -360,10 +361,10 @@ void ClientConn::DetachFromPool() {
     bool clean = s->Quiet() && !closing_;
     bool transaction_mode = settings_->spec.mode == PoolMode::kTransaction;
     s->set_state(ServerState::kIdle);
-    if (clean && transaction_mode) {
+    if (clean && transaction_mode && !s->needs_reset()) {
       worker_->ServerFree(s);
     } else if (clean) {
-      s->StartReset();  // session mode: DISCARD ALL before reuse
+      s->StartReset();  // session mode, or session state left: DISCARD ALL before reuse
     } else if (transaction_mode && !closing_ && s->IdleInTransaction()) {
       s->StartRollback();  // left inside a transaction (e.g. no COMMIT before close)
     } else {
@@ -907,7 +908,11 @@ void ClientConn::Unlink() {
   state_ = ClientState::kReady;
   pool_->stats().clients_idle.Add(1);
   s->set_state(ServerState::kIdle);
-  worker_->ServerFree(s);
+  if (s->needs_reset()) {
+    s->StartReset();  // the next client must not see what this one left
+  } else {
+    worker_->ServerFree(s);
+  }
   if (!in_.empty() && !in_pump_) Pump();
 }
 
@@ -1178,6 +1183,7 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
           return true;
         }
         if (cmd.kind != SetKind::kNone) unnamed_set_ = std::make_unique<SetCommand>(std::move(cmd));
+        if (LeavesSessionState(m->query)) s->set_needs_reset();
         return false;
       }
       PreparedStatement st = MakeStatement(*m);
@@ -1206,6 +1212,7 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
       auto it = statements_.find(std::string(m->statement));
       if (it == statements_.end()) return false;  // PostgreSQL reports it missing
       if (it->second.set != nullptr) Track(*it->second.set);
+      if (it->second.session_state) s->set_needs_reset();
       EnsurePrepared(it->second);
       protocol::AppendBind(s->out().back(), m->portal, it->second.server_name, m->rest);
       return true;
@@ -1254,6 +1261,7 @@ bool ClientConn::RewriteForTransactionMode(char type, std::string_view body) {
         protocol::AppendQuery(s->out().back(), "DEALLOCATE ALL");
         return true;
       }
+      if (LeavesSessionState(*q)) s->set_needs_reset();
       if (RunsListen(*q)) {
         // Notifications reach a client only while it holds a server, and the
         // channel would stay on the server for the next client: the server

@@ -66,6 +66,7 @@ struct PreparedStatement {
   std::string server_name;     ///< "tusk_<hash>", shared by identical statements
   std::string parse;           ///< a complete Parse message under server_name
   bool pipeline_safe = false;  ///< its query passes PipelineSafeSql
+  bool session_state = false;  ///< its query passes LeavesSessionState: reset after each Bind
   /// The SET/RESET/DISCARD ALL it runs (tracked at each Bind); null for other queries.
   std::shared_ptr<const SetCommand> set;
 };

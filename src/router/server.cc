@@ -189,19 +189,28 @@ void ServerConn::PopFront() {
 
 void ServerConn::StartReset() {
   state_ = ServerState::kResetting;
+  SendDiscardAll();
+  Flush();
+}
+
+void ServerConn::SendDiscardAll() {
+  needs_reset_ = false;
   prepared_.clear();
   settings_.clear();
   SendPrelude("DISCARD ALL");
-  Flush();
 }
 
 void ServerConn::StartRollback() {
   state_ = ServerState::kResetting;
-  // The transaction may have SET what the router recorded: back to the
-  // values of the login (RESET ALL), with the record to match.
-  EraseResetByResetAll(settings_);
   SendPrelude("ROLLBACK");
-  SendPrelude("RESET ALL");
+  if (needs_reset_) {
+    SendDiscardAll();  // an advisory lock or a WITH HOLD cursor outlives the ROLLBACK
+  } else {
+    // The transaction may have SET what the router recorded: back to the
+    // values of the login (RESET ALL), with the record to match.
+    EraseResetByResetAll(settings_);
+    SendPrelude("RESET ALL");
+  }
   Flush();
 }
 

@@ -109,6 +109,10 @@ class ServerConn : public IoHandler {
   /// Marks the connection to be closed instead of reused (reload, lifetime).
   void set_retire(bool r) { retire_ = r; }
   bool retire() const { return retire_; }
+  /// Transaction mode: a client's statement may have left session state
+  /// (LeavesSessionState): DISCARD ALL before the next client.
+  void set_needs_reset() { needs_reset_ = true; }
+  bool needs_reset() const { return needs_reset_; }
 
   // ---- Data path (kActive), called by the linked client. ----
   /// Bytes queued towards PostgreSQL.
@@ -129,16 +133,20 @@ class ServerConn : public IoHandler {
   /// write (and one wake-up of the backend).
   void FlushAtBatchEnd();
   void OnBatchEnd() override;
-  /// Sends DISCARD ALL and moves to kResetting.
+  /// Sends DISCARD ALL and moves to kResetting (needs_reset() false again).
   void StartReset();
   /// Transaction mode, the client left inside a transaction with nothing
-  /// outstanding: sends ROLLBACK and RESET ALL and moves to kResetting; the
+  /// outstanding: sends ROLLBACK and RESET ALL (DISCARD ALL when
+  /// needs_reset()) and moves to kResetting; the
   /// connection returns to the pool afterwards instead of being closed.
   void StartRollback();
   /// Idle inside a transaction: no unanswered message, status 'T' or 'E'.
   bool IdleInTransaction() const {
     return segments_.empty() && open_.empty() && tx_ != protocol::TxStatus::kIdle;
   }
+  /// Queues DISCARD ALL as a prelude and forgets what it drops (prepared
+  /// statements, settings, needs_reset()).
+  void SendDiscardAll();
   /// Queues one Query of the router's own (a segment whose replies are dropped).
   void SendPrelude(const std::string& sql);
   /// When the oldest unanswered message was sent (µs), 0 when none is outstanding.
@@ -231,6 +239,7 @@ class ServerConn : public IoHandler {
   int64_t created_ms_ = 0;
   int64_t idle_since_ms_ = 0;
   bool retire_ = false;
+  bool needs_reset_ = false;  ///< see needs_reset()
   bool readable_ = false;
   bool flush_queued_ = false;    ///< FlushAtBatchEnd() asked for this batch
   int queued_ = 0;               ///< segments with an owner or disowned (kPipelining)

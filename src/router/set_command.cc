@@ -458,14 +458,42 @@ std::string EscapedLiteral(std::string_view s) {
   return out + "'";
 }
 
-// True when `s` holds `lower` in any ASCII case.
-bool ContainsIgnoreCase(std::string_view s, std::string_view lower) {
-  for (size_t i = 0; i + lower.size() <= s.size(); ++i) {
-    size_t k = 0;
-    while (k < lower.size() && Lower(s[i + k]) == lower[k]) ++k;
-    if (k == lower.size()) return true;
+// True when `s` starts with `lower` in any ASCII case.
+bool StartsWithIgnoreCase(std::string_view s, std::string_view lower) {
+  if (s.size() < lower.size()) return false;
+  for (size_t i = 0; i < lower.size(); ++i) {
+    if (Lower(s[i]) != lower[i]) return false;
   }
-  return false;
+  return true;
+}
+
+// A cheap pre-check: calls fn(word) with the first word of the text and of
+// the text after each ';' (whitespace and comments skipped), until fn returns
+// true. The ';'s include those inside quotes and comments, so every statement
+// PostgreSQL's lexer sees is among them; true when fn returned true.
+template <class Fn>
+bool AnyFirstWord(std::string_view sql, Fn fn) {
+  size_t start = 0;
+  for (;;) {
+    size_t i = start;
+    while (i < sql.size()) {
+      if (IsSqlSpace(sql[i])) {
+        ++i;
+      } else if ((sql[i] == '-' || sql[i] == '/') && i + 1 < sql.size() &&
+                 sql[i + 1] == (sql[i] == '-' ? '-' : '*')) {
+        i = SkipSqlComment(sql, i);
+        if (i == kNpos) return false;
+      } else {
+        break;
+      }
+    }
+    size_t w = i;
+    while (i < sql.size() && IsWordContinue(sql[i])) ++i;
+    if (i > w && fn(sql.substr(w, i - w))) return true;
+    size_t semicolon = sql.find(';', start);
+    if (semicolon == kNpos) return false;
+    start = semicolon + 1;
+  }
 }
 
 // `sql[i]` opens a '' string (`escapes`: an E'' string, where a backslash
@@ -498,10 +526,12 @@ size_t SkipDollar(std::string_view sql, size_t i) {
   return end == kNpos ? sql.size() : end + tag.size();
 }
 
-// The statements of `sql`, split at the semicolons PostgreSQL's lexer sees.
-std::vector<std::string_view> SplitStatements(std::string_view sql) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
+// Walks `sql` as PostgreSQL's lexer would: on_word(word) for each word
+// (keyword or identifier) and each "quoted name" (its body as written),
+// outside string literals, dollar quotes and comments; on_semicolon(i) for
+// each ';' that ends a statement.
+template <class OnWord, class OnSemicolon>
+void Lex(std::string_view sql, OnWord on_word, OnSemicolon on_semicolon) {
   size_t i = 0;
   while (i < sql.size()) {
     char c = sql[i];
@@ -512,7 +542,9 @@ std::vector<std::string_view> SplitStatements(std::string_view sql) {
       i = SkipString(sql, i, false);
     } else if (c == '"') {
       size_t end = sql.find('"', i + 1);  // "" inside is two adjacent quoted names
-      i = end == kNpos ? sql.size() : end + 1;
+      if (end == kNpos) return;
+      on_word(sql.substr(i + 1, end - i - 1));
+      i = end + 1;
     } else if (c == '$') {
       i = SkipDollar(sql, i);
     } else if (IsSqlIdentStart(c)) {
@@ -520,16 +552,39 @@ std::vector<std::string_view> SplitStatements(std::string_view sql) {
       while (i < sql.size() && IsWordContinue(sql[i])) ++i;
       if (i - w == 1 && (c == 'e' || c == 'E') && i < sql.size() && sql[i] == '\'') {
         i = SkipString(sql, i, true);
+      } else {
+        on_word(sql.substr(w, i - w));
       }
     } else if (c == ';') {
-      out.push_back(sql.substr(start, i - start));
-      start = ++i;
+      on_semicolon(i);
+      ++i;
     } else {
       ++i;
     }
   }
+}
+
+// The statements of `sql`, split at the semicolons PostgreSQL's lexer sees.
+std::vector<std::string_view> SplitStatements(std::string_view sql) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  Lex(
+      sql, [](std::string_view) {},
+      [&](size_t i) {
+        out.push_back(sql.substr(start, i - start));
+        start = i + 1;
+      });
   if (start < sql.size()) out.push_back(sql.substr(start));
   return out;
+}
+
+// True when `word` equals the lowercase ASCII `lower`, ignoring ASCII case.
+bool Is(std::string_view word, std::string_view lower) {
+  if (word.size() != lower.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (Lower(word[i]) != lower[i]) return false;
+  }
+  return true;
 }
 
 // A DO block that fails with SQLSTATE 0A000 (feature_not_supported).
@@ -545,11 +600,11 @@ SetCommand ParseSetCommand(std::string_view sql) { return Parser(sql).Parse(); }
 
 std::vector<SetCommand> ParseSetCommands(std::string_view sql) {
   std::vector<SetCommand> out;
-  if (!ContainsIgnoreCase(sql, "set") && !ContainsIgnoreCase(sql, "discard") &&
-      !ContainsIgnoreCase(sql, "savepoint") && !ContainsIgnoreCase(sql, "release") &&
-      !ContainsIgnoreCase(sql, "rollback")) {
-    return out;
-  }
+  bool any = AnyFirstWord(sql, [](std::string_view w) {
+    return Is(w, "set") || Is(w, "reset") || Is(w, "discard") || Is(w, "savepoint") ||
+           Is(w, "release") || Is(w, "rollback");
+  });
+  if (!any) return out;
   for (std::string_view statement : SplitStatements(sql)) {
     SetCommand cmd = ParseSetCommand(statement);
     if (cmd.kind == SetKind::kUnsupported) return {std::move(cmd)};
@@ -574,12 +629,64 @@ std::string RefusalSql(std::string_view reason) {
 }
 
 bool RunsListen(std::string_view sql) {
-  if (!ContainsIgnoreCase(sql, "listen")) return false;
+  if (!AnyFirstWord(sql, [](std::string_view w) { return Is(w, "listen"); })) return false;
   for (std::string_view statement : SplitStatements(sql)) {
     Token t = Scanner(statement).Next();
     if (t.kind == Tok::kWord && t.text == "listen") return true;
   }
   return false;
+}
+
+bool LeavesSessionState(std::string_view sql) {
+  // Pre-check: a statement starting with PREPARE, or "temp", "advisory" or
+  // "hold" somewhere.
+  bool candidate = AnyFirstWord(sql, [](std::string_view w) { return Is(w, "prepare"); });
+  for (size_t i = 0; i < sql.size() && !candidate; ++i) {
+    switch (Lower(sql[i])) {
+      case 't':
+        candidate = StartsWithIgnoreCase(sql.substr(i), "temp");
+        break;
+      case 'a':
+        candidate = StartsWithIgnoreCase(sql.substr(i), "advisory");
+        break;
+      case 'h':
+        candidate = StartsWithIgnoreCase(sql.substr(i), "hold");
+        break;
+      default:
+        break;
+    }
+  }
+  if (!candidate) return false;
+  bool found = false;
+  std::string_view first;  // the statement's first word
+  std::string_view prev;   // the word before this one
+  int words = 0;           // words of the statement so far
+  Lex(
+      sql,
+      [&](std::string_view w) {
+        ++words;
+        if (words == 1) first = w;
+        if (words == 2 && Is(first, "prepare") && !Is(w, "transaction")) found = true;
+        if (Is(w, "temp") || Is(w, "temporary")) {
+          // CREATE [GLOBAL|LOCAL] TEMP, CREATE OR REPLACE TEMP VIEW, SELECT .. INTO TEMP
+          if (Is(prev, "create") || Is(prev, "global") || Is(prev, "local") ||
+              Is(prev, "replace") || (Is(prev, "into") && Is(first, "select"))) {
+            found = true;
+          }
+        } else if (Is(w, "hold")) {
+          if (Is(prev, "with")) found = true;  // DECLARE .. CURSOR WITH HOLD
+        } else if (Is(w, "pg_temp") || Is(w, "pg_advisory_lock") ||
+                   Is(w, "pg_advisory_lock_shared") || Is(w, "pg_try_advisory_lock") ||
+                   Is(w, "pg_try_advisory_lock_shared")) {
+          found = true;
+        }
+        prev = w;
+      },
+      [&](size_t) {
+        words = 0;
+        first = prev = {};
+      });
+  return found;
 }
 
 std::string ListenRefusalSql() {

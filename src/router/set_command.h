@@ -1,7 +1,10 @@
-// SetCommand: what a session-level SET or RESET statement does to the
-// session's settings, so that transaction pooling can carry them to whichever
-// server connection runs the client's next transaction; and the SQL that
-// applies a setting there.
+// SetCommand: what a session-level SET or RESET statement (or a savepoint
+// around one) does to the session's settings, so that transaction pooling can
+// carry them to whichever server connection runs the client's next
+// transaction; and the SQL that applies a setting there. Beside it, the two
+// other things transaction pooling must know about a statement: whether it
+// LISTENs (refused) and whether it leaves other session state behind
+// (LeavesSessionState: the server is reset before the next client).
 //
 // A value is kept in its string form, the text set_config() takes and SHOW
 // prints: PostgreSQL joins a SET's list items with ", " and, for the
@@ -85,6 +88,17 @@ std::string RefusalSql(std::string_view reason);
 /// on the server for the next client, so the router refuses it. O(n); texts
 /// without "listen" (any case) are not split.
 bool RunsListen(std::string_view sql);
+
+/// True when a statement of `sql` (a Query or Parse text) may leave state in
+/// the server's session past its transaction that the router does not carry
+/// to the client's next server, and that the next client of this server must
+/// not see: a temporary table, view or sequence (CREATE [GLOBAL|LOCAL] TEMP,
+/// CREATE OR REPLACE TEMP VIEW, SELECT .. INTO TEMP, anything naming
+/// pg_temp), a session-level advisory lock (pg_[try_]advisory_lock[_shared]),
+/// a cursor WITH HOLD, or a SQL-level PREPARE. Lexical: words inside string
+/// literals, dollar quotes and comments do not count; a column named temp
+/// does not either. Functions may still leave state it cannot see. O(n).
+bool LeavesSessionState(std::string_view sql);
 
 /// Like RefusalSql, for LISTEN: a DO block failing with 0A000 and a hint
 /// pointing to session mode.

@@ -5,8 +5,8 @@
 // changes nothing, a second statement makes a tracked text untracked (and
 // ParseSetCommands finds the statement in it, once per copy), and the
 // SQL rendered for each setting reads back (by an independent unquoting
-// here) as exactly that name and value; RunsListen is unmoved by what
-// precedes the text. Build and run: scripts/fuzz.sh.
+// here) as exactly that name and value; RunsListen and LeavesSessionState
+// are unmoved by what precedes the text. Build and run: scripts/fuzz.sh.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -109,6 +109,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(RunsListen("/* lead */ -- line\n" + std::string(in)) == listen);
   Check(RunsListen("SELECT 1;\n" + std::string(in)) == listen);
   if (listen) Check(tusk::LowerAscii(in).find("listen") != std::string::npos);
+  bool state = LeavesSessionState(in);
+  Check(LeavesSessionState("/* lead */ -- line\n" + std::string(in)) == state);
+  Check(LeavesSessionState("SELECT 1;\n" + std::string(in)) == state);
   std::vector<SetCommand> all = ParseSetCommands(in);
   for (const SetCommand& c : all) {
     Check(c.kind != SetKind::kNone);

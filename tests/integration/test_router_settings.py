@@ -4,7 +4,9 @@ transaction, exactly as PostgreSQL would show it, and nowhere else: list
 values such as search_path, custom settings (app.tenant_id), SETs that fail
 or roll back, RESET/RESET ALL back to the startup values, SET forms the
 router cannot carry (refused with 0A000), DISCARD ALL next to clients
-using prepared statements, and LISTEN (refused wherever it appears).
+using prepared statements, LISTEN (refused wherever it appears), and
+session state a statement leaves on a server (temporary tables, advisory
+locks, WITH HOLD cursors, SQL PREPARE: discarded before the next client).
 """
 import os
 import re
@@ -280,6 +282,47 @@ class SettingsTest(RouterCase):
         self.assertEqual(counts, [0] * 10)
         for h in holders:
             h.rollback()
+
+    def test_session_state_left_on_a_server_is_discarded_before_the_next_client(self):
+        a = self.session()
+        # An untracked setting shows whether the server was reset: a column
+        # named temp must not reset it, a temporary table must.
+        with a.cursor() as cur:
+            cur.execute("SELECT set_config('app.marker', 'm', false)")
+            cur.execute("SELECT 1 AS temp, 2 AS hold")
+        holder, _ = self.hold_server(self.pid(a))
+        self.assertEqual(self.scalar(holder, "SELECT current_setting('app.marker', true)"), "m")
+        holder.rollback()
+        left_behind = {
+            "temporary table": "SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()",
+            "advisory lock": "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                             "AND pid = pg_backend_pid()",
+            "WITH HOLD cursor": "SELECT count(*) FROM pg_cursors",
+            "SQL PREPARE": "SELECT count(*) FROM pg_prepared_statements WHERE name = 'p'",
+        }
+        with a.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE scratch (x int)")
+            cur.execute("SELECT pg_advisory_lock(4242)")
+            cur.execute("DECLARE c CURSOR WITH HOLD FOR SELECT 1")
+            cur.execute("PREPARE p AS SELECT 1")
+        # Every server of the pool, held at once: none shows any of it.
+        holders = [self.connect() for _ in range(10)]
+        self.assertEqual(len({self.pid(h) for h in holders}), 10)
+        for h in holders:
+            found = {what: self.scalar(h, sql) for what, sql in left_behind.items()}
+            self.assertEqual(found, dict.fromkeys(left_behind, 0), self.pid(h))
+            self.assertIn(self.scalar(h, "SELECT current_setting('app.marker', true)"), (None, ""))
+        for h in holders:
+            h.rollback()
+        # A client leaving inside a transaction that took a session lock.
+        b = self.connect()
+        self.scalar(b, "SELECT pg_advisory_lock(4343)")
+        b.close()
+        direct = psycopg2.connect(self.direct_dsn())
+        direct.autocommit = True
+        self.addCleanup(direct.close)
+        self.assertTrue(wait_until(lambda: self.scalar(
+            direct, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0, timeout=10))
 
     def test_discard_all_leaves_other_clients_prepared_statements(self):
         p = subprocess.run(["pgbench", "-i", "-s", "1", self.direct_dsn(user="app")],

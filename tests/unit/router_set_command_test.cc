@@ -250,6 +250,41 @@ TEST(SetCommandTest, ListenAnywhereInTheText) {
   EXPECT_NE(ListenRefusalSql().find("'0A000'"), std::string::npos);
 }
 
+TEST(SetCommandTest, SessionStateLeftBehind) {
+  for (const char* sql : {
+           "CREATE TEMP TABLE t (x int)",
+           "create temporary table t as select 1",
+           "CREATE GLOBAL TEMPORARY TABLE t (x int)",
+           "CREATE LOCAL TEMP SEQUENCE s",
+           "CREATE OR REPLACE TEMP VIEW v AS SELECT 1",
+           "SELECT 1 AS x INTO TEMP t",
+           "SELECT 1; CREATE TABLE pg_temp.t (x int)",
+           "SELECT * FROM \"pg_temp\".t",
+           "SELECT pg_advisory_lock(42)",
+           "SELECT PG_TRY_ADVISORY_LOCK_SHARED(1, 2)",
+           "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+           "PREPARE p (int) AS SELECT $1",
+           "BEGIN; /* c */ prepare q AS SELECT 1; COMMIT",
+       }) {
+    EXPECT_TRUE(LeavesSessionState(sql)) << sql;
+  }
+  for (const char* sql : {
+           "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+           "SELECT temp, hold FROM weather",
+           "INSERT INTO temp VALUES (1)",
+           "UPDATE temp SET x = 1",
+           "SELECT pg_advisory_xact_lock(42), pg_advisory_unlock(42)",
+           "SELECT 'CREATE TEMP TABLE t' /* pg_advisory_lock( */ -- PREPARE x",
+           "DO $$ BEGIN CREATE TEMP TABLE t (x int); END $$",
+           "SELECT E'\\'; CREATE TEMP TABLE t'",
+           "PREPARE TRANSACTION 'gid'",
+           "DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1",
+           "SELECT 1; SELECT x AS prepare FROM t",
+       }) {
+    EXPECT_FALSE(LeavesSessionState(sql)) << sql;
+  }
+}
+
 TEST(SetCommandTest, RenderedSql) {
   EXPECT_EQ(SetConfigSql("search_path", "\"$user\", public"),
             "SELECT pg_catalog.set_config(E'search_path', E'\"$user\", public', false)");
