@@ -4,7 +4,9 @@
 #include "router/set_command.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 
 #include "common/strings.h"
@@ -458,15 +460,6 @@ std::string EscapedLiteral(std::string_view s) {
   return out + "'";
 }
 
-// True when `s` starts with `lower` in any ASCII case.
-bool StartsWithIgnoreCase(std::string_view s, std::string_view lower) {
-  if (s.size() < lower.size()) return false;
-  for (size_t i = 0; i < lower.size(); ++i) {
-    if (Lower(s[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
 // A cheap pre-check: calls fn(word) with the first word of the text and of
 // the text after each ';' (whitespace and comments skipped), until fn returns
 // true. The ';'s include those inside quotes and comments, so every statement
@@ -640,23 +633,22 @@ bool RunsListen(std::string_view sql) {
 bool LeavesSessionState(std::string_view sql) {
   // Pre-check: a statement starting with PREPARE, or "temp", "advisory" or
   // "hold" somewhere.
-  bool candidate = AnyFirstWord(sql, [](std::string_view w) { return Is(w, "prepare"); });
-  for (size_t i = 0; i < sql.size() && !candidate; ++i) {
-    switch (Lower(sql[i])) {
-      case 't':
-        candidate = StartsWithIgnoreCase(sql.substr(i), "temp");
-        break;
-      case 'a':
-        candidate = StartsWithIgnoreCase(sql.substr(i), "advisory");
-        break;
-      case 'h':
-        candidate = StartsWithIgnoreCase(sql.substr(i), "hold");
-        break;
-      default:
-        break;
-    }
+  // "hold" somewhere. Four bytes at a time: OR-ing 0x20 into each byte
+  // lowercases ASCII letters and maps no other byte onto one of these.
+  auto quad = [](const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v | 0x20202020u;
+  };
+  static const uint32_t kTemp = quad("temp"), kAdvi = quad("advi"), kHold = quad("hold");
+  bool candidate = false;
+  for (size_t i = 0; i + 4 <= sql.size() && !candidate; ++i) {
+    uint32_t v = quad(sql.data() + i);
+    candidate = v == kTemp || v == kAdvi || v == kHold;
   }
-  if (!candidate) return false;
+  if (!candidate && !AnyFirstWord(sql, [](std::string_view w) { return Is(w, "prepare"); })) {
+    return false;
+  }
   bool found = false;
   std::string_view first;  // the statement's first word
   std::string_view prev;   // the word before this one
