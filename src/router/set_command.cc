@@ -630,21 +630,55 @@ bool RunsListen(std::string_view sql) {
   return false;
 }
 
+namespace {
+
+// `rest` follows the word set_config: true when it is a call whose third
+// argument is a literal true ('t', 'on', 'yes', ... as PostgreSQL's boolean
+// input reads them), i.e. the setting lasts for the transaction only. False
+// for anything else (false, a parameter, an expression, not a call).
+bool LocalSetConfig(std::string_view rest) {
+  Scanner sc(rest);
+  Token t = sc.Next();
+  if (t.kind != Tok::kPunct || t.punct != '(') return false;
+  int depth = 1;
+  int commas = 0;
+  std::vector<Token> third;
+  while (depth > 0) {
+    t = sc.Next();
+    if (t.kind == Tok::kEnd || t.kind == Tok::kBad) return false;
+    if (t.kind == Tok::kPunct && (t.punct == '(' || t.punct == '[')) ++depth;
+    if (t.kind == Tok::kPunct && (t.punct == ')' || t.punct == ']')) --depth;
+    if (depth == 1 && t.kind == Tok::kPunct && t.punct == ',') {
+      ++commas;
+    } else if (depth > 0 && commas == 2) {
+      third.push_back(t);
+    }
+  }
+  if (commas != 2 || third.size() != 1) return false;
+  if (third[0].kind == Tok::kWord) return third[0].text == "true";
+  if (third[0].kind != Tok::kString) return false;
+  std::string v = LowerAscii(third[0].text);
+  return v == "t" || v == "true" || v == "y" || v == "yes" || v == "on" || v == "1";
+}
+
+}  // namespace
+
 bool LeavesSessionState(std::string_view sql) {
-  // Pre-check: a statement starting with PREPARE, or "temp", "advisory" or
-  // "hold" somewhere.
-  // "hold" somewhere. Four bytes at a time: OR-ing 0x20 into each byte
-  // lowercases ASCII letters and maps no other byte onto one of these.
+  // Pre-check: a statement starting with PREPARE, or "temp", "advisory",
+  // "hold" or "set_" somewhere. Four bytes at a time: OR-ing 0x20 into each
+  // byte lowercases ASCII letters and maps no other byte onto one of these
+  // (but DEL onto '_', which only widens the pre-check).
   auto quad = [](const char* p) {
     uint32_t v;
     std::memcpy(&v, p, 4);
     return v | 0x20202020u;
   };
-  static const uint32_t kTemp = quad("temp"), kAdvi = quad("advi"), kHold = quad("hold");
+  static const uint32_t kTemp = quad("temp"), kAdvi = quad("advi"), kHold = quad("hold"),
+                        kSet = quad("set_");
   bool candidate = false;
   for (size_t i = 0; i + 4 <= sql.size() && !candidate; ++i) {
     uint32_t v = quad(sql.data() + i);
-    candidate = v == kTemp || v == kAdvi || v == kHold;
+    candidate = v == kTemp || v == kAdvi || v == kHold || v == kSet;
   }
   if (!candidate && !AnyFirstWord(sql, [](std::string_view w) { return Is(w, "prepare"); })) {
     return false;
@@ -667,6 +701,10 @@ bool LeavesSessionState(std::string_view sql) {
           }
         } else if (Is(w, "hold")) {
           if (Is(prev, "with")) found = true;  // DECLARE .. CURSOR WITH HOLD
+        } else if (Is(w, "set_config")) {
+          size_t end = static_cast<size_t>(w.data() - sql.data()) + w.size();
+          if (end < sql.size() && sql[end] == '"') ++end;  // "set_config"(...)
+          if (!LocalSetConfig(sql.substr(end))) found = true;
         } else if (Is(w, "pg_temp") || Is(w, "pg_advisory_lock") ||
                    Is(w, "pg_advisory_lock_shared") || Is(w, "pg_try_advisory_lock") ||
                    Is(w, "pg_try_advisory_lock_shared")) {

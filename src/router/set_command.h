@@ -95,7 +95,8 @@ bool RunsListen(std::string_view sql);
 /// not see: a temporary table, view or sequence (CREATE [GLOBAL|LOCAL] TEMP,
 /// CREATE OR REPLACE TEMP VIEW, SELECT .. INTO TEMP, anything naming
 /// pg_temp), a session-level advisory lock (pg_[try_]advisory_lock[_shared]),
-/// a cursor WITH HOLD, or a SQL-level PREPARE. Lexical: words inside string
+/// a cursor WITH HOLD, a SQL-level PREPARE, or a set_config() whose third
+/// argument (is_local) is not a literal true. Lexical: words inside string
 /// literals, dollar quotes and comments do not count; a column named temp
 /// does not either. Functions may still leave state it cannot see. O(n).
 bool LeavesSessionState(std::string_view sql);

@@ -6,7 +6,8 @@ or roll back, RESET/RESET ALL back to the startup values, SET forms the
 router cannot carry (refused with 0A000), DISCARD ALL next to clients
 using prepared statements, LISTEN (refused wherever it appears), and
 session state a statement leaves on a server (temporary tables, advisory
-locks, WITH HOLD cursors, SQL PREPARE: discarded before the next client).
+locks, WITH HOLD cursors, SQL PREPARE, set_config(..., false): discarded
+before the next client).
 """
 import os
 import re
@@ -285,11 +286,12 @@ class SettingsTest(RouterCase):
 
     def test_session_state_left_on_a_server_is_discarded_before_the_next_client(self):
         a = self.session()
-        # An untracked setting shows whether the server was reset: a column
-        # named temp must not reset it, a temporary table must.
+        # A setting changed inside a function, which the router cannot see,
+        # shows whether the server was reset: a column named temp or a
+        # transaction-local set_config must not reset it, a temporary table must.
         with a.cursor() as cur:
-            cur.execute("SELECT set_config('app.marker', 'm', false)")
-            cur.execute("SELECT 1 AS temp, 2 AS hold")
+            cur.execute("DO $$BEGIN PERFORM set_config('app.marker', 'm', false); END$$")
+            cur.execute("SELECT 1 AS temp, 2 AS hold, set_config('app.local', 'l', true)")
         holder, _ = self.hold_server(self.pid(a))
         self.assertEqual(self.scalar(holder, "SELECT current_setting('app.marker', true)"), "m")
         holder.rollback()
@@ -299,12 +301,15 @@ class SettingsTest(RouterCase):
                              "AND pid = pg_backend_pid()",
             "WITH HOLD cursor": "SELECT count(*) FROM pg_cursors",
             "SQL PREPARE": "SELECT count(*) FROM pg_prepared_statements WHERE name = 'p'",
+            "set_config": "SELECT count(*) FILTER (WHERE current_setting('app.tenant', true) "
+                          "= '42')",
         }
         with a.cursor() as cur:
             cur.execute("CREATE TEMP TABLE scratch (x int)")
             cur.execute("SELECT pg_advisory_lock(4242)")
             cur.execute("DECLARE c CURSOR WITH HOLD FOR SELECT 1")
             cur.execute("PREPARE p AS SELECT 1")
+            cur.execute("SELECT set_config('app.tenant', '42', false)")
         # Every server of the pool, held at once: none shows any of it.
         holders = [self.connect() for _ in range(10)]
         self.assertEqual(len({self.pid(h) for h in holders}), 10)

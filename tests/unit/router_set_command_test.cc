@@ -265,6 +265,12 @@ TEST(SetCommandTest, SessionStateLeftBehind) {
            "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
            "PREPARE p (int) AS SELECT $1",
            "BEGIN; /* c */ prepare q AS SELECT 1; COMMIT",
+           "SELECT set_config('app.tenant', '42', false)",
+           "SELECT pg_catalog.set_config('a.b', $1, $2)",
+           "SELECT set_config('a.b', x, is_local) FROM t",
+           "SELECT \"set_config\"('a.b', 'x', 'off')",
+           "SELECT set_config('a.b', 'x', true OR false)",
+           "SELECT set_config('a.b', 'x', true), set_config('a.c', 'y', false)",
        }) {
     EXPECT_TRUE(LeavesSessionState(sql)) << sql;
   }
@@ -280,6 +286,9 @@ TEST(SetCommandTest, SessionStateLeftBehind) {
            "PREPARE TRANSACTION 'gid'",
            "DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1",
            "SELECT 1; SELECT x AS prepare FROM t",
+           "SELECT set_config('app.tenant', '42', true)",
+           "select PG_CATALOG.SET_CONFIG('a.b', f(1, g(2, 3)), 'On')",
+           "SELECT set_config('a.b', concat('x', 'y'), TRUE), current_setting('set_config')",
        }) {
     EXPECT_FALSE(LeavesSessionState(sql)) << sql;
   }
