@@ -30,6 +30,10 @@ std::string FormatPgBytes(uint64_t bytes);
 /// `s` with ASCII letters lowercased (other bytes unchanged).
 std::string LowerAscii(std::string_view s);
 
+/// True when `word` equals `lower` (lowercase ASCII) ignoring ASCII case, as
+/// SQL keywords compare: EqualsIgnoreCase("Select", "select").
+bool EqualsIgnoreCase(std::string_view word, std::string_view lower);
+
 /// Quotes an SQL identifier ("my db" -> "\"my db\""); always quotes.
 std::string QuoteIdent(std::string_view ident);
 

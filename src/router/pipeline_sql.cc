@@ -45,17 +45,6 @@ constexpr std::string_view kDenied[] = {
 // ident_cont without '$', which the scan treats on its own ($n parameters).
 bool IsWordContinue(char c) { return IsSqlIdentStart(c) || IsSqlDigit(c); }
 
-// True when `word` equals the lowercase ASCII `lower`, ignoring ASCII case.
-bool EqualsIgnoreCase(std::string_view word, std::string_view lower) {
-  if (word.size() != lower.size()) return false;
-  for (size_t i = 0; i < word.size(); ++i) {
-    char c = word[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
-
 template <size_t N>
 bool InList(std::string_view word, const std::string_view (&list)[N]) {
   for (std::string_view w : list) {

@@ -571,15 +571,6 @@ std::vector<std::string_view> SplitStatements(std::string_view sql) {
   return out;
 }
 
-// True when `word` equals the lowercase ASCII `lower`, ignoring ASCII case.
-bool Is(std::string_view word, std::string_view lower) {
-  if (word.size() != lower.size()) return false;
-  for (size_t i = 0; i < word.size(); ++i) {
-    if (Lower(word[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
 // A DO block that fails with SQLSTATE 0A000 (feature_not_supported).
 // REQUIRES: neither text holds "$tusk$" (both are the router's own words).
 std::string NotSupportedSql(std::string_view message, std::string_view hint) {
@@ -594,8 +585,9 @@ SetCommand ParseSetCommand(std::string_view sql) { return Parser(sql).Parse(); }
 std::vector<SetCommand> ParseSetCommands(std::string_view sql) {
   std::vector<SetCommand> out;
   bool any = AnyFirstWord(sql, [](std::string_view w) {
-    return Is(w, "set") || Is(w, "reset") || Is(w, "discard") || Is(w, "savepoint") ||
-           Is(w, "release") || Is(w, "rollback");
+    return EqualsIgnoreCase(w, "set") || EqualsIgnoreCase(w, "reset") ||
+           EqualsIgnoreCase(w, "discard") || EqualsIgnoreCase(w, "savepoint") ||
+           EqualsIgnoreCase(w, "release") || EqualsIgnoreCase(w, "rollback");
   });
   if (!any) return out;
   for (std::string_view statement : SplitStatements(sql)) {
@@ -622,7 +614,8 @@ std::string RefusalSql(std::string_view reason) {
 }
 
 bool RunsListen(std::string_view sql) {
-  if (!AnyFirstWord(sql, [](std::string_view w) { return Is(w, "listen"); })) return false;
+  if (!AnyFirstWord(sql, [](std::string_view w) { return EqualsIgnoreCase(w, "listen"); }))
+    return false;
   for (std::string_view statement : SplitStatements(sql)) {
     Token t = Scanner(statement).Next();
     if (t.kind == Tok::kWord && t.text == "listen") return true;
@@ -680,7 +673,8 @@ bool LeavesSessionState(std::string_view sql) {
     uint32_t v = quad(sql.data() + i);
     candidate = v == kTemp || v == kAdvi || v == kHold || v == kSet;
   }
-  if (!candidate && !AnyFirstWord(sql, [](std::string_view w) { return Is(w, "prepare"); })) {
+  if (!candidate &&
+      !AnyFirstWord(sql, [](std::string_view w) { return EqualsIgnoreCase(w, "prepare"); })) {
     return false;
   }
   bool found = false;
@@ -692,22 +686,25 @@ bool LeavesSessionState(std::string_view sql) {
       [&](std::string_view w) {
         ++words;
         if (words == 1) first = w;
-        if (words == 2 && Is(first, "prepare") && !Is(w, "transaction")) found = true;
-        if (Is(w, "temp") || Is(w, "temporary")) {
+        if (words == 2 && EqualsIgnoreCase(first, "prepare") && !EqualsIgnoreCase(w, "transaction"))
+          found = true;
+        if (EqualsIgnoreCase(w, "temp") || EqualsIgnoreCase(w, "temporary")) {
           // CREATE [GLOBAL|LOCAL] TEMP, CREATE OR REPLACE TEMP VIEW, SELECT .. INTO TEMP
-          if (Is(prev, "create") || Is(prev, "global") || Is(prev, "local") ||
-              Is(prev, "replace") || (Is(prev, "into") && Is(first, "select"))) {
+          if (EqualsIgnoreCase(prev, "create") || EqualsIgnoreCase(prev, "global") ||
+              EqualsIgnoreCase(prev, "local") || EqualsIgnoreCase(prev, "replace") ||
+              (EqualsIgnoreCase(prev, "into") && EqualsIgnoreCase(first, "select"))) {
             found = true;
           }
-        } else if (Is(w, "hold")) {
-          if (Is(prev, "with")) found = true;  // DECLARE .. CURSOR WITH HOLD
-        } else if (Is(w, "set_config")) {
+        } else if (EqualsIgnoreCase(w, "hold")) {
+          if (EqualsIgnoreCase(prev, "with")) found = true;  // DECLARE .. CURSOR WITH HOLD
+        } else if (EqualsIgnoreCase(w, "set_config")) {
           size_t end = static_cast<size_t>(w.data() - sql.data()) + w.size();
           if (end < sql.size() && sql[end] == '"') ++end;  // "set_config"(...)
           if (!LocalSetConfig(sql.substr(end))) found = true;
-        } else if (Is(w, "pg_temp") || Is(w, "pg_advisory_lock") ||
-                   Is(w, "pg_advisory_lock_shared") || Is(w, "pg_try_advisory_lock") ||
-                   Is(w, "pg_try_advisory_lock_shared")) {
+        } else if (EqualsIgnoreCase(w, "pg_temp") || EqualsIgnoreCase(w, "pg_advisory_lock") ||
+                   EqualsIgnoreCase(w, "pg_advisory_lock_shared") ||
+                   EqualsIgnoreCase(w, "pg_try_advisory_lock") ||
+                   EqualsIgnoreCase(w, "pg_try_advisory_lock_shared")) {
           found = true;
         }
         prev = w;

@@ -53,9 +53,10 @@ struct SetCommand {
 /// [, ...] | DEFAULT; SET [SESSION] SCHEMA 'x' (search_path); SET [SESSION]
 /// ROLE, SESSION AUTHORIZATION, XML OPTION; SET SESSION CHARACTERISTICS AS
 /// TRANSACTION modes (default_transaction_*); RESET name | ALL | ROLE |
-/// SESSION AUTHORIZATION; DISCARD ALL; SAVEPOINT, RELEASE and ROLLBACK TO. kNone for SET LOCAL, SET
-/// TRANSACTION, SET/RESET TIME ZONE and SET NAMES (reported by ParameterStatus instead), FROM
-/// CURRENT, other statements, and texts with a second statement. Values that
+/// SESSION AUTHORIZATION; DISCARD ALL; SAVEPOINT, RELEASE and ROLLBACK TO.
+/// kNone for SET LOCAL, SET TRANSACTION, SET/RESET TIME ZONE and SET NAMES
+/// (reported by ParameterStatus instead), FROM CURRENT, other statements,
+/// and texts with a second statement. Values that
 /// are E'', U&'', B'', X'' or N'' strings, dollar-quoted, typed or
 /// malformed are kUnsupported (PostgreSQL may accept them; the router could
 /// not re-apply them). O(n) in the length of `sql`.
@@ -66,8 +67,9 @@ SetCommand ParseSetCommand(std::string_view sql);
 /// PostgreSQL's lexer would see (not in '', E'' with backslash escapes, "",
 /// dollar quotes or comments) and each statement goes through
 /// ParseSetCommand. A single kUnsupported entry when any statement is one.
-/// O(n) in the length of `sql`; texts without "set", "discard", "savepoint",
-/// "release" or "rollback" in them (any case) are not split at all.
+/// O(n) in the length of `sql`; a text is split only when the first word
+/// of its start or of the text after one of its ';' is SET, RESET, DISCARD,
+/// SAVEPOINT, RELEASE or ROLLBACK (any case).
 std::vector<SetCommand> ParseSetCommands(std::string_view sql);
 
 /// `SELECT pg_catalog.set_config(E'name', E'value', false)`: sets a
@@ -85,8 +87,9 @@ std::string RefusalSql(std::string_view reason);
 /// True when some statement of a Query or Parse text (split as in
 /// ParseSetCommands) starts with LISTEN. Notifications reach a client only
 /// while it holds a server, and in transaction mode the channel would stay
-/// on the server for the next client, so the router refuses it. O(n); texts
-/// without "listen" (any case) are not split.
+/// on the server for the next client, so the router refuses it. O(n); a text
+/// is split only when the first word of its start or of the text after one
+/// of its ';' is LISTEN (any case).
 bool RunsListen(std::string_view sql);
 
 /// True when a statement of `sql` (a Query or Parse text) may leave state in
@@ -98,7 +101,9 @@ bool RunsListen(std::string_view sql);
 /// a cursor WITH HOLD, a SQL-level PREPARE, or a set_config() whose third
 /// argument (is_local) is not a literal true. Lexical: words inside string
 /// literals, dollar quotes and comments do not count; a column named temp
-/// does not either. Functions may still leave state it cannot see. O(n).
+/// does not either. Functions may still leave state it cannot see. O(n); the
+/// full scan runs only for texts holding "temp", "advi", "hold" or "set_",
+/// or a statement starting with PREPARE.
 bool LeavesSessionState(std::string_view sql);
 
 /// Like RefusalSql, for LISTEN: a DO block failing with 0A000 and a hint

@@ -127,6 +127,18 @@ TEST(LowerAsciiTest, OnlyAsciiLettersChange) {
   EXPECT_EQ(LowerAscii("\xc3\x89t\xc3\xa9"), "\xc3\x89t\xc3\xa9");
 }
 
+TEST(EqualsIgnoreCaseTest, AsciiCaseOnly) {
+  EXPECT_TRUE(EqualsIgnoreCase("SeLeCt", "select"));
+  EXPECT_TRUE(EqualsIgnoreCase("pg_temp", "pg_temp"));
+  EXPECT_FALSE(EqualsIgnoreCase("selects", "select"));
+  EXPECT_FALSE(EqualsIgnoreCase("", "select"));
+  EXPECT_FALSE(
+      EqualsIgnoreCase("S\xc9"
+                       "LECT",
+                       "s\xe9lect"));
+  EXPECT_FALSE(EqualsIgnoreCase("s@lect", "s`lect"));  // '@' is not '`' in another case
+}
+
 TEST(SqlCharClassTest, FollowPostgresLexer) {
   for (char c : std::string(" \t\n\r\f\v")) EXPECT_TRUE(IsSqlSpace(c)) << int(c);
   EXPECT_FALSE(IsSqlSpace('x'));
