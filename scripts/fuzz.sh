@@ -8,9 +8,9 @@
 # Env: JOBS (build parallelism, default 2), KEEP=1 keeps the work dirs.
 # Each target runs in its own temporary directory (corpus, crash artifacts,
 # log), so nothing lands in the repository; a failing target's directory is
-# kept and printed. Prints one line per target, then
-# "fuzz: N passed, M failed"; exits 1 when any target failed, 2 when the
-# build failed.
+# kept and printed. Prints one line per target (for a failing one also the
+# log's error lines and the input in base64), then "fuzz: N passed, M failed";
+# exits 1 when any target failed, 2 when the build failed.
 set -uo pipefail
 
 secs="${1:-20}"
@@ -139,7 +139,11 @@ for t in "${targets[@]}"; do
   else
     failed=$((failed + 1))
     echo "fuzz: $t FAILED (exit $rc${artifact:+, $work/$artifact}; log $work/log)"
-    grep -E 'ERROR:|runtime error:|SUMMARY:|==[0-9]+==' "$work/log" | head -n 5 | sed 's/^/  /'
+    grep -E 'ERROR:|runtime error:|SUMMARY:|==[0-9]+==|fuzz invariant failed' "$work/log" |
+      head -n 6 | sed 's/^/  /'
+    # The input itself, so a failure on a CI machine can be replayed elsewhere:
+    # base64 -d > crash && build-fuzz/fuzz/<target> crash
+    [ -n "$artifact" ] && echo "  input (base64): $(head -c 4096 "$work/$artifact" | base64 -w0)"
   fi
 done
 echo "fuzz: $passed passed, $failed failed"

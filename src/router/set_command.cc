@@ -252,7 +252,9 @@ class Parser {
     cmd.kind = kind;
     if (optional_keyword && TakeWord("savepoint")) {
       cmd.savepoint = "savepoint";
-      if (AtStatementEnd()) return cmd;
+      // Nothing after it: the word was the name. Anything else must be the
+      // name (Done rejects what follows it).
+      if (tok_.kind == Tok::kEnd || IsPunct(';')) return Done(std::move(cmd));
     }
     if (tok_.kind != Tok::kWord && tok_.kind != Tok::kName) return {};
     cmd.savepoint = tok_.text;  // a kWord is lowercased already

@@ -12,15 +12,12 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "router/pipeline_sql.h"
 
 namespace {
 
 using tusk::router::PipelineSafeSql;
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -79,21 +76,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (char& c : upper) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   }
-  Check(PipelineSafeSql(upper) == safe);
-  Check(PipelineSafeSql("/* lead /* nested */ */ -- line\n" + std::string(in)) == safe);
+  FUZZ_CHECK(PipelineSafeSql(upper) == safe);
+  FUZZ_CHECK(PipelineSafeSql("/* lead /* nested */ */ -- line\n" + std::string(in)) == safe);
   if (!safe) return 0;
 
   // Outside quotes and comments, '$' only opens a $n parameter.
   bool plain = in.find_first_of("'\"") == std::string_view::npos &&
                in.find("--") == std::string_view::npos && in.find("/*") == std::string_view::npos;
   for (size_t i = in.find('$'); plain && i != std::string_view::npos; i = in.find('$', i + 1)) {
-    Check(i + 1 < in.size() && in[i + 1] >= '0' && in[i + 1] <= '9');
+    FUZZ_CHECK(i + 1 < in.size() && in[i + 1] >= '0' && in[i + 1] <= '9');
   }
-  Check(in.find('\0') == std::string_view::npos);
-  Check(OpensWithAllowedKeyword(in));
+  FUZZ_CHECK(in.find('\0') == std::string_view::npos);
+  FUZZ_CHECK(OpensWithAllowedKeyword(in));
   // Whatever the text left open (a trailing "--" comment at most), a newline
   // closes it: the appended statement must then be seen.
-  Check(!PipelineSafeSql(std::string(in) + "\n; BEGIN"));
-  Check(PipelineSafeSql(std::string(in) + "\n;"));
+  FUZZ_CHECK(!PipelineSafeSql(std::string(in) + "\n; BEGIN"));
+  FUZZ_CHECK(PipelineSafeSql(std::string(in) + "\n;"));
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/scram.h"
+#include "fuzz_check.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "protocol/scram_exchange.h"
@@ -19,10 +20,6 @@
 namespace {
 
 using namespace tusk::protocol;
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 const tusk::ScramVerifier& Verifier() {
   static const tusk::ScramVerifier* v = new tusk::ScramVerifier(
@@ -36,13 +33,13 @@ void FuzzStartup(std::string_view in) {
     case StartupKind::kNeedMore:
       break;
     case StartupKind::kError:
-      Check(p.sqlstate.size() == 5 && !p.message.empty());
+      FUZZ_CHECK(p.sqlstate.size() == 5 && !p.message.empty());
       break;
     case StartupKind::kStartup:
-      Check(!p.Param("user").empty() && !p.Param("database").empty());
+      FUZZ_CHECK(!p.Param("user").empty() && !p.Param("database").empty());
       [[fallthrough]];
     default:
-      Check(p.size >= 8 && p.size <= in.size());
+      FUZZ_CHECK(p.size >= 8 && p.size <= in.size());
       break;
   }
 }
@@ -50,18 +47,18 @@ void FuzzStartup(std::string_view in) {
 void FuzzBody(char type, std::string_view body) {
   // Parsers are tried on every body, whatever the type byte says.
   (void)type;
-  if (auto m = ParseParse(body)) Check(m->query.size() < body.size());
+  if (auto m = ParseParse(body)) FUZZ_CHECK(m->query.size() < body.size());
   if (auto m = ParseBind(body)) {
     std::string out;
     AppendBind(out, m->portal, m->statement, m->rest);
-    Check(out.size() == body.size() + 5 && std::string_view(out).substr(5) == body);
+    FUZZ_CHECK(out.size() == body.size() + 5 && std::string_view(out).substr(5) == body);
   }
   if (auto m = ParseTarget(body)) {
     std::string out;
     AppendTarget(out, 'D', m->kind, m->name);
-    Check(std::string_view(out).substr(5) == body);
+    FUZZ_CHECK(std::string_view(out).substr(5) == body);
   }
-  if (auto m = ParseExecute(body)) Check(m->portal.size() + 5 == body.size());
+  if (auto m = ParseExecute(body)) FUZZ_CHECK(m->portal.size() + 5 == body.size());
   ParseQuery(body);
   if (auto m = ParseError(body)) m->Field('M');
   ParseParameterStatus(body);
@@ -81,7 +78,7 @@ void FuzzFrames(std::string_view in) {
     for (;;) {
       Frame f = ScanFrame(rest, cap);
       if (f.status != FrameStatus::kComplete) break;
-      Check(f.size() <= rest.size() && f.body.size() + 5 == f.size());
+      FUZZ_CHECK(f.size() <= rest.size() && f.body.size() + 5 == f.size());
       FuzzBody(f.type, f.body);
       rest.remove_prefix(f.size());
     }
@@ -105,7 +102,7 @@ void FuzzScramServer(std::string_view first, std::string_view final_half) {
   nonce = nonce.substr(2, nonce.find(',') - 2);  // "r=<nonce>,s=...,i=..."
   auto server_final = server.HandleClientFinal(WithNonce(final_half, nonce));
   // A made-up proof must not pass (2^-256), and a failure never yields a key.
-  Check(!server_final.ok() && server.client_key().empty());
+  FUZZ_CHECK(!server_final.ok() && server.client_key().empty());
 }
 
 // Client with raw keys (no PBKDF2, so no iteration count can stall it):
@@ -115,8 +112,8 @@ void FuzzScramClient(std::string_view first, std::string_view final_half) {
   std::string client_first = client.ClientFirst();
   auto client_final = client.HandleServerFirst(WithNonce(first, client_first.substr(8)));
   if (!client_final.ok()) return;
-  Check(client_final->starts_with("c=biws,r="));
-  Check(!client.HandleServerFinal(final_half).ok());
+  FUZZ_CHECK(client_final->starts_with("c=biws,r="));
+  FUZZ_CHECK(!client.HandleServerFinal(final_half).ok());
 }
 
 }  // namespace

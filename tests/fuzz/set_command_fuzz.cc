@@ -16,15 +16,12 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "fuzz_check.h"
 #include "router/set_command.h"
 
 namespace {
 
 using namespace tusk::router;
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 // Reads the quoted token at the start of `*s` whose body doubles `quote`
 // (and, with `backslash`, escapes a backslash with one), advancing past it.
@@ -57,16 +54,16 @@ bool Consume(std::string_view* s, std::string_view prefix) {
 void CheckRendered(const std::string& name, const std::string& value) {
   std::string sql = SetConfigSql(name, value);
   std::string_view s = sql;
-  Check(Consume(&s, "SELECT pg_catalog.set_config(E"));
-  Check(Unquote(&s, '\'', true) == name);
-  Check(Consume(&s, ", E"));
-  Check(Unquote(&s, '\'', true) == value);
-  Check(s == ", false)");
+  FUZZ_CHECK(Consume(&s, "SELECT pg_catalog.set_config(E"));
+  FUZZ_CHECK(Unquote(&s, '\'', true) == name);
+  FUZZ_CHECK(Consume(&s, ", E"));
+  FUZZ_CHECK(Unquote(&s, '\'', true) == value);
+  FUZZ_CHECK(s == ", false)");
   std::string reset = ResetSql(name);
   std::string_view r = reset;
-  Check(Consume(&r, "RESET "));
-  Check(Unquote(&r, '"', false) == name);
-  Check(r.empty());
+  FUZZ_CHECK(Consume(&r, "RESET "));
+  FUZZ_CHECK(Unquote(&r, '"', false) == name);
+  FUZZ_CHECK(r.empty());
 }
 
 }  // namespace
@@ -78,57 +75,57 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case SetKind::kNone:
     case SetKind::kResetAll:
     case SetKind::kDiscardAll:
-      Check(cmd.settings.empty() && cmd.reason.empty() && cmd.savepoint.empty());
+      FUZZ_CHECK(cmd.settings.empty() && cmd.reason.empty() && cmd.savepoint.empty());
       break;
     case SetKind::kSavepoint:
     case SetKind::kRelease:
     case SetKind::kRollbackTo:
-      Check(cmd.settings.empty() && cmd.reason.empty() && !cmd.savepoint.empty());
+      FUZZ_CHECK(cmd.settings.empty() && cmd.reason.empty() && !cmd.savepoint.empty());
       break;
     case SetKind::kUnsupported:
-      Check(cmd.settings.empty() && !cmd.reason.empty());
+      FUZZ_CHECK(cmd.settings.empty() && !cmd.reason.empty());
       break;
     case SetKind::kSet:
     case SetKind::kReset:
-      Check(!cmd.settings.empty() && cmd.reason.empty());
+      FUZZ_CHECK(!cmd.settings.empty() && cmd.reason.empty());
       for (const auto& [name, value] : cmd.settings) {
-        Check(!name.empty());  // a quoted part may hold any byte, '.' too
-        for (char c : name) Check(!(c >= 'A' && c <= 'Z'));
-        Check(name.find('\0') == std::string::npos && value.find('\0') == std::string::npos);
-        if (cmd.kind == SetKind::kReset) Check(value.empty());
+        FUZZ_CHECK(!name.empty());  // a quoted part may hold any byte, '.' too
+        for (char c : name) FUZZ_CHECK(!(c >= 'A' && c <= 'Z'));
+        FUZZ_CHECK(name.find('\0') == std::string::npos && value.find('\0') == std::string::npos);
+        if (cmd.kind == SetKind::kReset) FUZZ_CHECK(value.empty());
         CheckRendered(name, value);
       }
       break;
   }
   if (in.find('\0') != std::string_view::npos) return 0;
   SetCommand lead = ParseSetCommand("/* lead /* nested */ */ -- line\n" + std::string(in));
-  Check(lead.kind == cmd.kind && lead.settings == cmd.settings);
+  FUZZ_CHECK(lead.kind == cmd.kind && lead.settings == cmd.settings);
   // RunsListen: a closed statement in front or a leading comment changes
   // nothing, and a text without the word is never split.
   bool listen = RunsListen(in);
-  Check(RunsListen("/* lead */ -- line\n" + std::string(in)) == listen);
-  Check(RunsListen("SELECT 1;\n" + std::string(in)) == listen);
-  if (listen) Check(tusk::LowerAscii(in).find("listen") != std::string::npos);
+  FUZZ_CHECK(RunsListen("/* lead */ -- line\n" + std::string(in)) == listen);
+  FUZZ_CHECK(RunsListen("SELECT 1;\n" + std::string(in)) == listen);
+  if (listen) FUZZ_CHECK(tusk::LowerAscii(in).find("listen") != std::string::npos);
   bool state = LeavesSessionState(in);
-  Check(LeavesSessionState("/* lead */ -- line\n" + std::string(in)) == state);
-  Check(LeavesSessionState("SELECT 1;\n" + std::string(in)) == state);
+  FUZZ_CHECK(LeavesSessionState("/* lead */ -- line\n" + std::string(in)) == state);
+  FUZZ_CHECK(LeavesSessionState("SELECT 1;\n" + std::string(in)) == state);
   std::vector<SetCommand> all = ParseSetCommands(in);
   for (const SetCommand& c : all) {
-    Check(c.kind != SetKind::kNone);
-    if (c.kind == SetKind::kUnsupported) Check(all.size() == 1);
+    FUZZ_CHECK(c.kind != SetKind::kNone);
+    if (c.kind == SetKind::kUnsupported) FUZZ_CHECK(all.size() == 1);
   }
   if (cmd.kind != SetKind::kNone && cmd.kind != SetKind::kUnsupported) {
     // Whatever the text left open (a trailing "--" comment at most), a
     // newline closes it: the appended statement must then be seen.
-    Check(ParseSetCommand(std::string(in) + "\n; SELECT 1").kind == SetKind::kNone);
+    FUZZ_CHECK(ParseSetCommand(std::string(in) + "\n; SELECT 1").kind == SetKind::kNone);
     // The splitter sees the one statement, and each copy of it.
     auto same = [&](const SetCommand& c) {
       return c.kind == cmd.kind && c.settings == cmd.settings && c.savepoint == cmd.savepoint;
     };
-    Check(all.size() == 1 && same(all[0]));
+    FUZZ_CHECK(all.size() == 1 && same(all[0]));
     std::vector<SetCommand> twice =
         ParseSetCommands(std::string(in) + "\n;SELECT 1;" + std::string(in));
-    Check(twice.size() == 2 && same(twice[0]) && same(twice[1]));
+    FUZZ_CHECK(twice.size() == 2 && same(twice[0]) && same(twice[1]));
   }
   return 0;
 }

@@ -12,15 +12,10 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "provision/sql_script.h"
 
-namespace {
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using tusk::provision::LineOfOffset;
@@ -32,24 +27,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto statements = SplitSqlScript(s);
   size_t prev_end = 0;  // end of the previous statement (its ';' excluded)
   for (const auto& st : statements) {
-    Check(st.offset >= prev_end && st.offset <= s.size());
-    Check(st.text.size() <= s.size() - st.offset);
-    Check(!st.text.empty());
-    Check(s.substr(st.offset, st.text.size()) == st.text);
+    FUZZ_CHECK(st.offset >= prev_end && st.offset <= s.size());
+    FUZZ_CHECK(st.text.size() <= s.size() - st.offset);
+    FUZZ_CHECK(!st.text.empty());
+    FUZZ_CHECK(s.substr(st.offset, st.text.size()) == st.text);
     const size_t end = st.offset + st.text.size();
-    Check(end == s.size() || s[end] == ';');
-    Check(st.first_line >= LineOfOffset(s, st.offset) && st.first_line <= last_line);
+    FUZZ_CHECK(end == s.size() || s[end] == ';');
+    FUZZ_CHECK(st.first_line >= LineOfOffset(s, st.offset) && st.first_line <= last_line);
 
     // The gap before this statement holds no statement.
-    Check(SplitSqlScript(s.substr(prev_end, st.offset - prev_end)).empty());
+    FUZZ_CHECK(SplitSqlScript(s.substr(prev_end, st.offset - prev_end)).empty());
 
     auto again = SplitSqlScript(st.text);
-    Check(again.size() == 1);
-    Check(again[0].offset == 0 && again[0].text == st.text);
-    Check(again[0].first_line + LineOfOffset(s, st.offset) - 1 == st.first_line);
+    FUZZ_CHECK(again.size() == 1);
+    FUZZ_CHECK(again[0].offset == 0 && again[0].text == st.text);
+    FUZZ_CHECK(again[0].first_line + LineOfOffset(s, st.offset) - 1 == st.first_line);
     prev_end = end;
   }
-  Check(SplitSqlScript(s.substr(prev_end)).empty());
+  FUZZ_CHECK(SplitSqlScript(s.substr(prev_end)).empty());
 
   // LineOfPosition: within [1, last_line], non-decreasing in the position.
   const int n = static_cast<int>(size);
@@ -57,10 +52,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int prev_pos = 1;
   for (int pos : {-1, 0, 1, 2, n / 3, n / 2, n - 1, n, n + 1, n + 5}) {
     int line = LineOfPosition(s, pos);
-    Check(line >= 1 && line <= last_line);
-    if (pos < 1) Check(line == 1);
+    FUZZ_CHECK(line >= 1 && line <= last_line);
+    if (pos < 1) FUZZ_CHECK(line == 1);
     if (pos >= 1 && pos >= prev_pos) {
-      Check(line >= prev);
+      FUZZ_CHECK(line >= prev);
       prev = line;
       prev_pos = pos;
     }

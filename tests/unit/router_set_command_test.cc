@@ -215,6 +215,7 @@ TEST(SetCommandTest, Savepoints) {
            {"rollback work to b", SetKind::kRollbackTo, "b"},
            {"ROLLBACK TRANSACTION TO SAVEPOINT \"B\" ;", SetKind::kRollbackTo, "B"},
            {"ROLLBACK TO savepoint", SetKind::kRollbackTo, "savepoint"},
+           {"ROLLBACK TO savepoint;;", SetKind::kRollbackTo, "savepoint"},
        }) {
     SetCommand cmd = ParseSetCommand(c.sql);
     EXPECT_EQ(cmd.kind, c.kind) << c.sql;
@@ -223,7 +224,9 @@ TEST(SetCommandTest, Savepoints) {
   }
   // Ending the transaction (seen by the command tag instead), and malformed.
   for (const char* sql : {"ROLLBACK", "ROLLBACK AND CHAIN", "ROLLBACK PREPARED 'x'", "SAVEPOINT",
-                          "RELEASE", "ROLLBACK TO", "SAVEPOINT a b", "SAVEPOINT 'a'"}) {
+                          "RELEASE", "ROLLBACK TO", "SAVEPOINT a b", "SAVEPOINT 'a'",
+                          // A second statement after the word (found by fuzzing).
+                          "ROLLBACK TO savepoint;R", "RELEASE SAVEPOINT; SELECT 1"}) {
     EXPECT_EQ(ParseSetCommand(sql).kind, SetKind::kNone) << sql;
   }
   std::vector<SetCommand> all =
