@@ -102,7 +102,18 @@ std::string NextWord(std::string_view& s) {
 }
 
 /// The leading keywords the router acts on in a simple Query.
-enum class Keyword { kOther, kDeallocate, kDiscard, kSet, kReset, kSavepoint, kRelease, kRollback };
+enum class Keyword {
+  kOther,
+  kDeallocate,
+  kDiscard,
+  kSet,
+  kReset,
+  kSavepoint,
+  kRelease,
+  kRollback,
+  kCommit,  ///< COMMIT or END
+  kAbort,
+};
 
 char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
@@ -137,13 +148,19 @@ Keyword FirstKeyword(std::string_view sql) {
     case 'd':
       if (KeywordAt(s, "deallocate")) return Keyword::kDeallocate;
       return KeywordAt(s, "discard") ? Keyword::kDiscard : Keyword::kOther;
+    case 'c':
+      return KeywordAt(s, "commit") ? Keyword::kCommit : Keyword::kOther;
+    case 'e':
+      return KeywordAt(s, "end") ? Keyword::kCommit : Keyword::kOther;
+    case 'a':
+      return KeywordAt(s, "abort") ? Keyword::kAbort : Keyword::kOther;
     default:
       return Keyword::kOther;
   }
 }
 
-/// The SET/RESET/DISCARD ALL or savepoint command a query text runs (kind
-/// kNone for anything else).
+/// The SET/RESET/DISCARD ALL, savepoint or transaction end a query text
+/// runs (kind kNone for anything else).
 SetCommand SetCommandOf(std::string_view sql) {
   Keyword kw = FirstKeyword(sql);
   if (kw == Keyword::kOther || kw == Keyword::kDeallocate) return {};
@@ -764,46 +781,108 @@ void ClientConn::Reported(const std::string& name, std::string_view value) {
   (*set_params_)[name] = std::string(value);
 }
 
-void ClientConn::RequestEnded(protocol::TxStatus tx, bool errored, bool rolled_back) {
+namespace {
+
+/// Statements whose effect on the pending SETs depends on their outcome,
+/// seen in their CommandComplete.
+bool IsTransactionControl(SetKind kind) {
+  return kind == SetKind::kSavepoint || kind == SetKind::kRelease || kind == SetKind::kRollbackTo ||
+         kind == SetKind::kCommit || kind == SetKind::kRollback;
+}
+
+/// Whether `tag` is the CommandComplete tag of a transaction-control
+/// statement of `kind` (COMMIT of a failed transaction reports ROLLBACK).
+bool CompletesWith(SetKind kind, std::string_view tag) {
+  switch (kind) {
+    case SetKind::kSavepoint:
+      return tag == "SAVEPOINT";
+    case SetKind::kRelease:
+      return tag == "RELEASE";
+    case SetKind::kCommit:
+      return tag == "COMMIT" || tag == "ROLLBACK";
+    case SetKind::kRollbackTo:
+    case SetKind::kRollback:
+      return tag == "ROLLBACK";
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void ClientConn::Track(const SetCommand& cmd) {
+  // DISCARD ALL drops every prepared statement of the session, other
+  // clients' too: they are prepared again where needed.
+  if (cmd.kind == SetKind::kDiscardAll) server_->prepared().clear();
+  std::unique_ptr<std::vector<SetCommand>>& sent = server_->open_segment().sets;
+  if (sent == nullptr) sent = std::make_unique<std::vector<SetCommand>>();
+  sent->push_back(cmd);
+}
+
+void ClientConn::StatementCompleted(Segment& seg, std::string_view tag) {
+  std::vector<SetCommand>& sent = *seg.sets;
+  auto control = std::find_if(sent.begin(), sent.end(),
+                              [](const SetCommand& c) { return IsTransactionControl(c.kind); });
+  if (control == sent.end() || !CompletesWith(control->kind, tag)) return;
+  // The SETs sent before it ran before it.
+  if (control != sent.begin() && pending_sets_ == nullptr) {
+    pending_sets_ = std::make_unique<std::vector<SetCommand>>();
+  }
+  for (auto it = sent.begin(); it != control; ++it) pending_sets_->push_back(std::move(*it));
+  SetCommand done = std::move(*control);
+  sent.erase(sent.begin(), control + 1);
+  if (sent.empty()) seg.sets.reset();
+  TransactionControl(done, tag == "COMMIT");
+}
+
+void ClientConn::RequestEnded(protocol::TxStatus tx, Segment& seg) {
+  if (seg.sets != nullptr) {
+    // Without an error every statement ran: the SETs left (after the last
+    // transaction-control statement) join the transaction's. After an error
+    // the rest of the request did not run, and what ran before it is undone
+    // by the ROLLBACK [TO] that the failed transaction needs.
+    if (!seg.errored) {
+      for (SetCommand& cmd : *seg.sets) {
+        if (IsTransactionControl(cmd.kind)) continue;  // never completed
+        if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
+        pending_sets_->push_back(std::move(cmd));
+      }
+    }
+    seg.sets.reset();
+  }
   if (pending_sets_ == nullptr || tx != protocol::TxStatus::kIdle) return;
+  // Outside a transaction block: an autocommit request (or an implicit
+  // transaction) ended, committed unless it failed.
   std::unique_ptr<std::vector<SetCommand>> pending = std::move(pending_sets_);
-  if (errored || rolled_back) return;  // the SETs did not take effect
+  if (seg.errored) return;
   for (const SetCommand& cmd : *pending) Commit(cmd);
 }
 
-void ClientConn::Track(const SetCommand& cmd) {
+void ClientConn::TransactionControl(const SetCommand& cmd, bool committed) {
   switch (cmd.kind) {
     case SetKind::kSavepoint:
-    case SetKind::kRelease:
-    case SetKind::kRollbackTo:
-      TrackSavepoint(cmd);
+      if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
+      pending_sets_->push_back(cmd);
       return;
-    case SetKind::kDiscardAll:
-      // DISCARD ALL drops every prepared statement of the session, other
-      // clients' too: they are prepared again where needed.
-      server_->prepared().clear();
-      break;
+    case SetKind::kCommit:
+      // The transaction ended (AND CHAIN opens the next one): its SETs took
+      // effect, unless it had failed and the COMMIT rolled it back.
+      if (pending_sets_ != nullptr && committed) {
+        for (const SetCommand& c : *pending_sets_) Commit(c);
+      }
+      pending_sets_.reset();
+      return;
+    case SetKind::kRollback:
+      pending_sets_.reset();
+      return;
     default:
       break;
   }
-  if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
-  pending_sets_->push_back(cmd);
-}
-
-void ClientConn::TrackSavepoint(const SetCommand& cmd) {
-  // Savepoints made before the first pending SET are not recorded: rolling
-  // back to (or releasing) a name not found acts on all pending entries.
   if (pending_sets_ == nullptr) return;
   std::vector<SetCommand>& pending = *pending_sets_;
-  // In a failed transaction only ROLLBACK [TO] runs; the others fail there.
-  if (cmd.kind != SetKind::kRollbackTo && server_->tx_status() == protocol::TxStatus::kFailed) {
-    return;
-  }
-  if (cmd.kind == SetKind::kSavepoint) {
-    pending.push_back(cmd);
-    return;
-  }
   // The newest savepoint of that name (PostgreSQL's rule for duplicates).
+  // Every SAVEPOINT that completed is here; were one missing, the whole
+  // transaction's entries are taken.
   auto mark = std::find_if(pending.rbegin(), pending.rend(), [&](const SetCommand& c) {
     return c.kind == SetKind::kSavepoint && c.savepoint == cmd.savepoint;
   });
@@ -855,6 +934,8 @@ void ClientConn::Commit(const SetCommand& cmd) {
     case SetKind::kSavepoint:
     case SetKind::kRelease:
     case SetKind::kRollbackTo:
+    case SetKind::kCommit:
+    case SetKind::kRollback:
       break;
   }
 }

@@ -43,6 +43,7 @@
 namespace tusk::router {
 
 class ServerConn;
+struct Segment;
 class Worker;
 
 enum class ClientState {
@@ -152,12 +153,20 @@ class ClientConn : public IoHandler {
   /// PostgreSQL reported `name` (lowercase) = `value` while running this
   /// client's request: the client's setting follows it.
   void Reported(const std::string& name, std::string_view value);
-  /// A SET/RESET of this client's waits for the end of its request or transaction.
+  /// A SET/RESET of this client's waits for the end of its transaction.
   bool has_pending_sets() const { return pending_sets_ != nullptr; }
-  /// Called by the server at the ReadyForQuery ending a request of this
-  /// client: once outside a transaction block, the pending SET/RESETs take
-  /// effect unless the request failed or the transaction rolled back.
-  void RequestEnded(protocol::TxStatus tx, bool errored, bool rolled_back);
+  /// Called by the server at each CommandComplete (`tag`, as "COMMIT") of
+  /// `seg`, a request of this client with tracked statements (seg.sets):
+  /// when `tag` is that of the first transaction-control statement waiting
+  /// in seg.sets (SAVEPOINT, RELEASE, ROLLBACK [TO], COMMIT), that statement
+  /// ran and acts on the SETs before it; else the tag is an untracked
+  /// statement's and nothing changes.
+  void StatementCompleted(Segment& seg, std::string_view tag);
+  /// Called by the server at the ReadyForQuery ending `seg`, a request of
+  /// this client: the SETs left in seg.sets join the open transaction's
+  /// (dropped when the request failed), and outside a transaction block the
+  /// pending SET/RESETs take effect unless the request failed.
+  void RequestEnded(protocol::TxStatus tx, Segment& seg);
   /// Buffer sizes and server segment state, for SHOW CLIENTS.
   std::string debug_state() const;
   /// Admin sessions: completes a pending PAUSE once its pools are quiet (each tick).
@@ -201,12 +210,16 @@ class ClientConn : public IoHandler {
   bool ApplySettings(ServerConn* s);
   /// The client's value of setting `name` (lowercase), or null.
   const std::string* Setting(const std::string& name) const;
-  /// A SET/RESET/DISCARD ALL is sent for this client: pending until its
-  /// request (or transaction) ends.
+  /// A tracked statement (SET/RESET/DISCARD ALL, a savepoint or the end of
+  /// a transaction) is sent for this client: kept in the open segment's
+  /// `sets` until its CommandComplete or the request's ReadyForQuery.
+  // REQUIRES: server_ linked, the statement's request in its open segment.
   void Track(const SetCommand& cmd);
-  /// SAVEPOINT / RELEASE / ROLLBACK TO among the pending SETs: a ROLLBACK TO
-  /// drops the SETs sent after that savepoint, as PostgreSQL undoes them.
-  void TrackSavepoint(const SetCommand& cmd);
+  /// A transaction-control statement completed (`committed`: its tag was
+  /// COMMIT): SAVEPOINT marks the pending SETs, ROLLBACK TO drops the SETs
+  /// after that savepoint and RELEASE keeps them, as PostgreSQL does; COMMIT
+  /// makes the pending SETs take effect, ROLLBACK drops them.
+  void TransactionControl(const SetCommand& cmd, bool committed);
   /// A tracked SET/RESET took effect: records it for the client and for its server.
   void Commit(const SetCommand& cmd);
   /// A server was assigned: records the pool wait (if any) and starts the
@@ -234,7 +247,8 @@ class ClientConn : public IoHandler {
   std::map<std::string, std::string> startup_params_;
   /// Settings changed since (SET, ParameterStatus); allocated when first needed.
   std::unique_ptr<std::map<std::string, std::string>> set_params_;
-  /// SET/RESETs sent whose request or transaction has not ended yet.
+  /// SET/RESETs (and the savepoints among them) of the open transaction's
+  /// completed requests: they take effect when it commits.
   std::unique_ptr<std::vector<SetCommand>> pending_sets_;
   /// What the unnamed statement runs when it is a tracked SET (extended protocol).
   std::unique_ptr<SetCommand> unnamed_set_;

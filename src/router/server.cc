@@ -491,12 +491,9 @@ void ServerConn::HandleActive() {
         }
         break;
       case 'C':
-        if (sink != nullptr && sink->has_pending_sets()) {
-          // The last of them counts: ROLLBACK TO a savepoint has the tag
-          // ROLLBACK too, and a COMMIT after it commits the transaction.
+        if (sink != nullptr && seg.sets != nullptr && !drop_all) {
           auto tag = protocol::ParseCommandComplete(f.body);
-          if (tag == "ROLLBACK") seg.rolled_back = true;
-          if (tag == "COMMIT") seg.rolled_back = false;
+          if (tag) sink->StatementCompleted(seg, *tag);
         }
         break;
       case 'S': {
@@ -531,8 +528,8 @@ void ServerConn::HandleActive() {
         }
         if (sink != nullptr) {
           sink->Touch();
-          if (!drop_all && sink->has_pending_sets()) {
-            sink->RequestEnded(tx_, seg.errored, seg.rolled_back);
+          if (!drop_all && (seg.sets != nullptr || sink->has_pending_sets())) {
+            sink->RequestEnded(tx_, seg);
           }
         }
         break;

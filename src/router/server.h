@@ -32,6 +32,7 @@
 #include "router/event_loop.h"
 #include "router/pool.h"
 #include "router/router_spec.h"
+#include "router/set_command.h"
 #include "router/transport.h"
 
 namespace tusk::router {
@@ -54,12 +55,14 @@ enum class ServerState {
 
 /// Responses of one Sync/Query-delimited stretch of client messages.
 struct Segment {
-  int drop_parse = 0;        ///< ParseComplete replies to swallow (injected Parse)
-  int drop_close = 0;        ///< CloseComplete replies to swallow (injected Close)
-  bool drop_all = false;     ///< router's own query (SET prelude): swallow everything
-  bool errored = false;      ///< an ErrorResponse arrived: the server skips to Sync
-  bool rolled_back = false;  ///< the last COMMIT/ROLLBACK tag was ROLLBACK (tracked SETs pending)
-  int64_t start_us = 0;      ///< when its first message was sent
+  int drop_parse = 0;     ///< ParseComplete replies to swallow (injected Parse)
+  int drop_close = 0;     ///< CloseComplete replies to swallow (injected Close)
+  bool drop_all = false;  ///< router's own query (SET prelude): swallow everything
+  bool errored = false;   ///< an ErrorResponse arrived: the server skips to Sync
+  /// Transaction mode: the request's tracked statements (ClientConn::Track)
+  /// whose outcome is not known yet, in the order sent; null when none.
+  std::unique_ptr<std::vector<SetCommand>> sets;
+  int64_t start_us = 0;               ///< when its first message was sent
   std::vector<std::string> prepared;  ///< statements named in this segment (forgotten on error)
   /// kPipelining: the client whose request this is (its responses go there);
   /// nullptr for the router's own segments or when the client left.

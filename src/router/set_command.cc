@@ -203,9 +203,11 @@ class Parser {
     if (TakeWord("release")) return Savepoint(SetKind::kRelease, true);
     if (TakeWord("rollback")) {
       if (!TakeWord("work")) TakeWord("transaction");
-      if (!TakeWord("to")) return {};  // ends the transaction: seen by its command tag
+      if (!TakeWord("to")) return TransactionEnd(SetKind::kRollback);
       return Savepoint(SetKind::kRollbackTo, true);
     }
+    if (TakeWord("abort")) return TransactionEnd(SetKind::kRollback, true);
+    if (TakeWord("commit") || TakeWord("end")) return TransactionEnd(SetKind::kCommit, true);
     return {};
   }
 
@@ -259,6 +261,20 @@ class Parser {
     if (tok_.kind != Tok::kWord && tok_.kind != Tok::kName) return {};
     cmd.savepoint = tok_.text;  // a kWord is lowercased already
     Advance();
+    return Done(std::move(cmd));
+  }
+
+  // The rest of COMMIT / END / ROLLBACK / ABORT: [WORK|TRANSACTION] (already
+  // taken after ROLLBACK, else `noise_words`) [AND [NO] CHAIN]. Anything else
+  // (COMMIT PREPARED 'x') is not tracked.
+  SetCommand TransactionEnd(SetKind kind, bool noise_words = false) {
+    if (noise_words && !TakeWord("work")) TakeWord("transaction");
+    if (TakeWord("and")) {
+      TakeWord("no");
+      if (!TakeWord("chain")) return {};
+    }
+    SetCommand cmd;
+    cmd.kind = kind;
     return Done(std::move(cmd));
   }
 
@@ -589,7 +605,9 @@ std::vector<SetCommand> ParseSetCommands(std::string_view sql) {
   bool any = AnyFirstWord(sql, [](std::string_view w) {
     return EqualsIgnoreCase(w, "set") || EqualsIgnoreCase(w, "reset") ||
            EqualsIgnoreCase(w, "discard") || EqualsIgnoreCase(w, "savepoint") ||
-           EqualsIgnoreCase(w, "release") || EqualsIgnoreCase(w, "rollback");
+           EqualsIgnoreCase(w, "release") || EqualsIgnoreCase(w, "rollback") ||
+           EqualsIgnoreCase(w, "commit") || EqualsIgnoreCase(w, "end") ||
+           EqualsIgnoreCase(w, "abort");
   });
   if (!any) return out;
   for (std::string_view statement : SplitStatements(sql)) {

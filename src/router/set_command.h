@@ -36,6 +36,11 @@ enum class SetKind {
   kSavepoint,    ///< SAVEPOINT `savepoint`: a SET after it is undone by a ROLLBACK TO it
   kRelease,      ///< RELEASE [SAVEPOINT] `savepoint` (and the savepoints made after it)
   kRollbackTo,   ///< ROLLBACK [WORK|TRANSACTION] TO [SAVEPOINT] `savepoint`: SETs since are undone
+  /// COMMIT or END [WORK|TRANSACTION] [AND [NO] CHAIN]: the transaction's
+  /// SETs take effect, unless the command tag says ROLLBACK (it had failed).
+  kCommit,
+  /// ROLLBACK or ABORT [WORK|TRANSACTION] [AND [NO] CHAIN]: its SETs are undone.
+  kRollback,
 };
 
 /// The parsed statement. Names are lowercased (setting names are
@@ -53,23 +58,23 @@ struct SetCommand {
 /// [, ...] | DEFAULT; SET [SESSION] SCHEMA 'x' (search_path); SET [SESSION]
 /// ROLE, SESSION AUTHORIZATION, XML OPTION; SET SESSION CHARACTERISTICS AS
 /// TRANSACTION modes (default_transaction_*); RESET name | ALL | ROLE |
-/// SESSION AUTHORIZATION; DISCARD ALL; SAVEPOINT, RELEASE and ROLLBACK TO.
-/// kNone for SET LOCAL, SET TRANSACTION, SET/RESET TIME ZONE and SET NAMES
-/// (reported by ParameterStatus instead), FROM CURRENT, other statements,
-/// and texts with a second statement. Values that
-/// are E'', U&'', B'', X'' or N'' strings, dollar-quoted, typed or
+/// SESSION AUTHORIZATION; DISCARD ALL; SAVEPOINT, RELEASE and ROLLBACK TO;
+/// the ends of a transaction block (kCommit, kRollback; not their PREPARED
+/// forms, nor PREPARE TRANSACTION). kNone for SET LOCAL, SET TRANSACTION, SET/RESET TIME ZONE and
+/// SET NAMES (reported by ParameterStatus instead), FROM CURRENT, other statements, and texts with
+/// a second statement. Values that are E'', U&'', B'', X'' or N'' strings, dollar-quoted, typed or
 /// malformed are kUnsupported (PostgreSQL may accept them; the router could
 /// not re-apply them). O(n) in the length of `sql`.
 SetCommand ParseSetCommand(std::string_view sql);
 
-/// Every SET/RESET/DISCARD ALL among the statements of a simple-Query text,
-/// in order (kNone statements left out): the text is split at each ';' that
+/// Every statement ParseSetCommand tracks among those of a simple-Query
+/// text, in order (kNone statements left out): the text is split at each ';' that
 /// PostgreSQL's lexer would see (not in '', E'' with backslash escapes, "",
 /// dollar quotes or comments) and each statement goes through
 /// ParseSetCommand. A single kUnsupported entry when any statement is one.
 /// O(n) in the length of `sql`; a text is split only when the first word
 /// of its start or of the text after one of its ';' is SET, RESET, DISCARD,
-/// SAVEPOINT, RELEASE or ROLLBACK (any case).
+/// SAVEPOINT, RELEASE, ROLLBACK, COMMIT, END or ABORT (any case).
 std::vector<SetCommand> ParseSetCommands(std::string_view sql);
 
 /// `SELECT pg_catalog.set_config(E'name', E'value', false)`: sets a

@@ -75,6 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case SetKind::kNone:
     case SetKind::kResetAll:
     case SetKind::kDiscardAll:
+    case SetKind::kCommit:
+    case SetKind::kRollback:
       FUZZ_CHECK(cmd.settings.empty() && cmd.reason.empty() && cmd.savepoint.empty());
       break;
     case SetKind::kSavepoint:

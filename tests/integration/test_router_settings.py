@@ -217,6 +217,49 @@ class SettingsTest(RouterCase):
         self.assertEqual(first_value(w.query("SELECT current_setting('app.ext', true)")) or "", "")
         holder.rollback()
 
+    def test_transactions_ended_inside_a_request(self):
+        """COMMIT/ROLLBACK AND CHAIN and several transactions in one Query:
+        each transaction's SETs count by how it ended, for the client and
+        for the record of what its server holds."""
+        def custom(conn, name):
+            return self.scalar(conn, "SELECT current_setting(%s, true)", (name,)) or ""
+
+        a = self.session()
+        with a.cursor() as cur:
+            cur.execute("BEGIN; SET app.chained = 'c'; COMMIT AND CHAIN;"
+                        " SET app.chain_undone = 'u'; ROLLBACK")
+            pid = self.pid(a)
+            cur.execute("BEGIN; SET app.first_tx = '1'; COMMIT;"
+                        " BEGIN; SET app.second_tx = '2'; ROLLBACK")
+            cur.execute("BEGIN")
+            cur.execute("SET app.rolled_back = 'r'")
+            cur.execute("ROLLBACK AND CHAIN")
+            cur.execute("SET app.after_chain = 'a'")
+            cur.execute("COMMIT")
+        expected = {"app.chained": "c", "app.chain_undone": "", "app.first_tx": "1",
+                    "app.second_tx": "", "app.rolled_back": "", "app.after_chain": "a"}
+        self.assertEqual({n: custom(a, n) for n in expected}, expected)  # as PostgreSQL has them
+        # The next client of that server finds none of them there ...
+        holder, _ = self.hold_server(pid)
+        self.assertEqual({n: custom(holder, n) for n in expected}, dict.fromkeys(expected, ""))
+        # ... and the client has them on another server.
+        self.assertNotEqual(self.pid(a), pid)
+        self.assertEqual({n: custom(a, n) for n in expected}, expected)
+        holder.rollback()
+        # The extended protocol: COMMIT AND CHAIN as its own statement.
+        w = self.login()
+        w.query("BEGIN")
+        for sql in ("SET app.ext_chained = 'e'", "COMMIT AND CHAIN", "SET app.ext_undone = 'x'"):
+            self.assertEqual(errors_in(extended(w, "", sql)), [], sql)
+        self.assertEqual(errors_in(w.query("ROLLBACK")), [])
+        pid = int(first_value(w.query("SELECT pg_backend_pid()")))
+        holder, _ = self.hold_server(pid)
+        self.assertEqual(custom(holder, "app.ext_chained"), "")
+        self.assertEqual(first_value(w.query("SELECT current_setting('app.ext_chained')")), "e")
+        self.assertEqual(
+            first_value(w.query("SELECT current_setting('app.ext_undone', true)")) or "", "")
+        holder.rollback()
+
     def test_reset_and_reset_all_go_back_to_startup_values(self):
         a = self.session(options="-c statement_timeout=1234")
         with a.cursor() as cur:

@@ -31,6 +31,13 @@ void ExpectSets(std::initializer_list<Case> cases) {
   for (const Case& c : cases) ExpectSet(c.sql, Settings{{c.name, c.value}});
 }
 
+// The kinds ParseSetCommands finds in `sql`, in order.
+std::vector<SetKind> KindsIn(std::string_view sql) {
+  std::vector<SetKind> kinds;
+  for (const SetCommand& cmd : ParseSetCommands(sql)) kinds.push_back(cmd.kind);
+  return kinds;
+}
+
 TEST(SetCommandTest, GenericValues) {
   ExpectSets({
       {"SET statement_timeout = 4321", "statement_timeout", "4321"},
@@ -222,21 +229,41 @@ TEST(SetCommandTest, Savepoints) {
     EXPECT_EQ(cmd.savepoint, c.name) << c.sql;
     EXPECT_TRUE(cmd.settings.empty()) << c.sql;
   }
-  // Ending the transaction (seen by the command tag instead), and malformed.
-  for (const char* sql : {"ROLLBACK", "ROLLBACK AND CHAIN", "ROLLBACK PREPARED 'x'", "SAVEPOINT",
-                          "RELEASE", "ROLLBACK TO", "SAVEPOINT a b", "SAVEPOINT 'a'",
+  // Not savepoints (ROLLBACK alone ends the transaction), and malformed.
+  for (const char* sql : {"ROLLBACK PREPARED 'x'", "SAVEPOINT", "RELEASE", "ROLLBACK TO",
+                          "SAVEPOINT a b", "SAVEPOINT 'a'",
                           // A second statement after the word (found by fuzzing).
                           "ROLLBACK TO savepoint;R", "RELEASE SAVEPOINT; SELECT 1"}) {
     EXPECT_EQ(ParseSetCommand(sql).kind, SetKind::kNone) << sql;
   }
-  std::vector<SetCommand> all =
-      ParseSetCommands("BEGIN; SAVEPOINT a; SET x.y = 1; ROLLBACK TO a; COMMIT");
-  ASSERT_EQ(all.size(), 3u);
-  EXPECT_EQ(all[0].kind, SetKind::kSavepoint);
-  EXPECT_EQ(all[1].kind, SetKind::kSet);
-  EXPECT_EQ(all[2].kind, SetKind::kRollbackTo);
-  EXPECT_EQ(ParseSetCommands("rollback to a").size(), 1u);
-  EXPECT_EQ(ParseSetCommands("Release a").size(), 1u);
+  EXPECT_EQ(
+      KindsIn("BEGIN; SAVEPOINT a; SET x.y = 1; ROLLBACK TO a; COMMIT"),
+      (std::vector{SetKind::kSavepoint, SetKind::kSet, SetKind::kRollbackTo, SetKind::kCommit}));
+  EXPECT_EQ(KindsIn("rollback to a"), std::vector{SetKind::kRollbackTo});
+  EXPECT_EQ(KindsIn("Release a"), std::vector{SetKind::kRelease});
+}
+
+TEST(SetCommandTest, TransactionEnds) {
+  for (const char* sql : {"COMMIT", "commit work", "END TRANSACTION;", "Commit And Chain",
+                          "END AND NO CHAIN", "/* c */ COMMIT -- x"}) {
+    SetCommand cmd = ParseSetCommand(sql);
+    EXPECT_EQ(cmd.kind, SetKind::kCommit) << sql;
+    EXPECT_TRUE(cmd.settings.empty() && cmd.savepoint.empty()) << sql;
+  }
+  for (const char* sql : {"ROLLBACK", "rollback transaction", "ABORT", "ABORT WORK AND CHAIN",
+                          "ROLLBACK AND NO CHAIN;"}) {
+    EXPECT_EQ(ParseSetCommand(sql).kind, SetKind::kRollback) << sql;
+  }
+  for (const char* sql :
+       {"COMMIT PREPARED 'x'", "ROLLBACK PREPARED 'x'", "COMMIT AND", "END x", "COMMIT AND NO",
+        "PREPARE TRANSACTION 'x'", "ENDING", "COMMIT; SELECT 1", "END LOOP"}) {
+    EXPECT_EQ(ParseSetCommand(sql).kind, SetKind::kNone) << sql;
+  }
+  // One transaction committed and the next rolled back, in one text.
+  EXPECT_EQ(KindsIn("BEGIN; SET a.b = 1; COMMIT AND CHAIN; SET a.c = 2; ROLLBACK; SELECT 1"),
+            (std::vector{SetKind::kSet, SetKind::kCommit, SetKind::kSet, SetKind::kRollback}));
+  EXPECT_EQ(KindsIn("select 1; end"), std::vector{SetKind::kCommit});
+  EXPECT_TRUE(KindsIn("SELECT 1 AS commit; SELECT 'end'").empty());
 }
 
 TEST(SetCommandTest, ListenAnywhereInTheText) {
