@@ -540,9 +540,12 @@ size_t SkipDollar(std::string_view sql, size_t i) {
 // Walks `sql` as PostgreSQL's lexer would: on_word(word) for each word
 // (keyword or identifier) and each "quoted name" (its body as written),
 // outside string literals, dollar quotes and comments; on_semicolon(i) for
-// each ';' that ends a statement.
-template <class OnWord, class OnSemicolon>
-void Lex(std::string_view sql, OnWord on_word, OnSemicolon on_semicolon) {
+// each ';' that ends a statement; on_literal(body) for each '' string (its
+// body as written, quotes doubled) and dollar-quoted string (without its
+// tags) that is closed (an unclosed '' string that ends in a quote counts
+// as closed: the callers only scan the body).
+template <class OnWord, class OnSemicolon, class OnLiteral>
+void Lex(std::string_view sql, OnWord on_word, OnSemicolon on_semicolon, OnLiteral on_literal) {
   size_t i = 0;
   while (i < sql.size()) {
     char c = sql[i];
@@ -550,14 +553,23 @@ void Lex(std::string_view sql, OnWord on_word, OnSemicolon on_semicolon) {
       i = SkipSqlComment(sql, i);
       if (i == kNpos) i = sql.size();
     } else if (c == '\'') {
-      i = SkipString(sql, i, false);
+      size_t end = SkipString(sql, i, false);
+      if (end >= i + 2 && sql[end - 1] == '\'') {
+        on_literal(sql.substr(i + 1, end - i - 2));
+      }
+      i = end;
     } else if (c == '"') {
       size_t end = sql.find('"', i + 1);  // "" inside is two adjacent quoted names
       if (end == kNpos) return;
       on_word(sql.substr(i + 1, end - i - 1));
       i = end + 1;
     } else if (c == '$') {
-      i = SkipDollar(sql, i);
+      size_t end = SkipDollar(sql, i);
+      size_t tag = sql.find('$', i + 1) + 1 - i;  // "$$" or "$name$" when one opened here
+      if (end > i + 1 && end - i >= 2 * tag && sql.substr(end - tag, tag) == sql.substr(i, tag)) {
+        on_literal(sql.substr(i + tag, end - i - 2 * tag));
+      }
+      i = end;
     } else if (IsSqlIdentStart(c)) {
       size_t w = i;
       while (i < sql.size() && IsWordContinue(sql[i])) ++i;
@@ -584,7 +596,8 @@ std::vector<std::string_view> SplitStatements(std::string_view sql) {
       [&](size_t i) {
         out.push_back(sql.substr(start, i - start));
         start = i + 1;
-      });
+      },
+      [](std::string_view) {});
   if (start < sql.size()) out.push_back(sql.substr(start));
   return out;
 }
@@ -676,7 +689,17 @@ bool LocalSetConfig(std::string_view rest) {
 
 }  // namespace
 
-bool LeavesSessionState(std::string_view sql) {
+namespace {
+
+// Literals nested deeper than this in a DO block count as session state
+// unread: a bound on the recursion (stack and time) for crafted texts.
+constexpr int kMaxCodeDepth = 4;
+
+// LeavesSessionState, where `depth` > 0 says that `sql` is the code of a DO
+// block (or a string in it), whose string literals may be run too
+// (EXECUTE '...').
+bool SessionStateIn(std::string_view sql, int depth) {
+  if (depth > kMaxCodeDepth) return true;
   // Pre-check: a statement starting with PREPARE, or "temp", "advisory",
   // "hold" or "set_" somewhere. Four bytes at a time: OR-ing 0x20 into each
   // byte lowercases ASCII letters and maps no other byte onto one of these
@@ -732,9 +755,21 @@ bool LeavesSessionState(std::string_view sql) {
       [&](size_t) {
         words = 0;
         first = prev = {};
+      },
+      [&](std::string_view body) {
+        // DO [LANGUAGE x] 'code': the code runs now (PL/pgSQL reads like SQL
+        // here), and so may the strings in it.
+        if (!found && (depth > 0 || EqualsIgnoreCase(first, "do")) &&
+            SessionStateIn(body, depth + 1)) {
+          found = true;
+        }
       });
   return found;
 }
+
+}  // namespace
+
+bool LeavesSessionState(std::string_view sql) { return SessionStateIn(sql, 0); }
 
 std::string ListenRefusalSql() {
   return NotSupportedSql("LISTEN is not supported in transaction pooling mode",

@@ -106,9 +106,11 @@ bool RunsListen(std::string_view sql);
 /// a cursor WITH HOLD, a SQL-level PREPARE, or a set_config() whose third
 /// argument (is_local) is not a literal true. Lexical: words inside string
 /// literals, dollar quotes and comments do not count; a column named temp
-/// does not either. Functions may still leave state it cannot see. O(n); the
-/// full scan runs only for texts holding "temp", "advi", "hold" or "set_",
-/// or a statement starting with PREPARE.
+/// does not either, but the code of a DO block and the strings in it (which
+/// it may EXECUTE) are scanned the same way (strings nested more than four
+/// deep count as session state). Functions may still leave state it cannot
+/// see. O(n); the full scan runs only for texts holding "temp", "advi",
+/// "hold" or "set_", or a statement starting with PREPARE.
 bool LeavesSessionState(std::string_view sql);
 
 /// Like RefusalSql, for LISTEN: a DO block failing with 0A000 and a hint

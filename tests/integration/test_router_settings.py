@@ -55,6 +55,9 @@ class SettingsTest(RouterCase):
             cur.execute("CREATE SCHEMA IF NOT EXISTS tenant_a")
             cur.execute("CREATE TABLE IF NOT EXISTS tenant_a.items (x int)")
             cur.execute("INSERT INTO tenant_a.items VALUES (1), (2), (3)")
+            # Changes a setting where the router cannot see it.
+            cur.execute("CREATE OR REPLACE FUNCTION tenant_a.mark() RETURNS text LANGUAGE sql"
+                        " AS $$SELECT set_config('app.marker', 'm', false)$$")
         conn.close()
 
     def session(self, **kw):
@@ -330,11 +333,13 @@ class SettingsTest(RouterCase):
     def test_session_state_left_on_a_server_is_discarded_before_the_next_client(self):
         a = self.session()
         # A setting changed inside a function, which the router cannot see,
-        # shows whether the server was reset: a column named temp or a
-        # transaction-local set_config must not reset it, a temporary table must.
+        # shows whether the server was reset: a column named temp, a
+        # transaction-local set_config or a DO block that leaves nothing must
+        # not reset it, a temporary table must.
         with a.cursor() as cur:
-            cur.execute("DO $$BEGIN PERFORM set_config('app.marker', 'm', false); END$$")
+            cur.execute("SELECT tenant_a.mark()")
             cur.execute("SELECT 1 AS temp, 2 AS hold, set_config('app.local', 'l', true)")
+            cur.execute("DO $$BEGIN RAISE NOTICE 'temp'; END$$")
         holder, _ = self.hold_server(self.pid(a))
         self.assertEqual(self.scalar(holder, "SELECT current_setting('app.marker', true)"), "m")
         holder.rollback()
@@ -347,21 +352,30 @@ class SettingsTest(RouterCase):
             "set_config": "SELECT count(*) FILTER (WHERE current_setting('app.tenant', true) "
                           "= '42')",
         }
-        with a.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE scratch (x int)")
-            cur.execute("SELECT pg_advisory_lock(4242)")
-            cur.execute("DECLARE c CURSOR WITH HOLD FOR SELECT 1")
-            cur.execute("PREPARE p AS SELECT 1")
-            cur.execute("SELECT set_config('app.tenant', '42', false)")
-        # Every server of the pool, held at once: none shows any of it.
-        holders = [self.connect() for _ in range(10)]
-        self.assertEqual(len({self.pid(h) for h in holders}), 10)
-        for h in holders:
-            found = {what: self.scalar(h, sql) for what, sql in left_behind.items()}
-            self.assertEqual(found, dict.fromkeys(left_behind, 0), self.pid(h))
-            self.assertIn(self.scalar(h, "SELECT current_setting('app.marker', true)"), (None, ""))
-        for h in holders:
-            h.rollback()
+        rounds = [
+            ["CREATE TEMP TABLE scratch (x int)", "SELECT pg_advisory_lock(4242)",
+             "DECLARE c CURSOR WITH HOLD FOR SELECT 1", "PREPARE p AS SELECT 1",
+             "SELECT set_config('app.tenant', '42', false)"],
+            # The same from the code of DO blocks (and a string it EXECUTEs).
+            ["DO $$BEGIN EXECUTE 'CREATE TEMP TABLE scratch (x int)'; END$$",
+             "DO $$BEGIN PERFORM pg_advisory_lock(4242);"
+             " PERFORM set_config('app.tenant', '42', false); END$$"],
+        ]
+        for statements in rounds:
+            with a.cursor() as cur:
+                cur.execute("SELECT tenant_a.mark()")
+                for sql in statements:
+                    cur.execute(sql)
+            # Every server of the pool, held at once: none shows any of it.
+            holders = [self.connect() for _ in range(10)]
+            self.assertEqual(len({self.pid(h) for h in holders}), 10)
+            for h in holders:
+                found = {what: self.scalar(h, sql) for what, sql in left_behind.items()}
+                self.assertEqual(found, dict.fromkeys(left_behind, 0), (self.pid(h), statements))
+                self.assertIn(self.scalar(h, "SELECT current_setting('app.marker', true)"),
+                              (None, ""))
+            for h in holders:
+                h.rollback()
         # A client leaving inside a transaction that took a session lock.
         b = self.connect()
         self.scalar(b, "SELECT pg_advisory_lock(4343)")

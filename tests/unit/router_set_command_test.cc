@@ -301,6 +301,14 @@ TEST(SetCommandTest, SessionStateLeftBehind) {
            "SELECT \"set_config\"('a.b', 'x', 'off')",
            "SELECT set_config('a.b', 'x', true OR false)",
            "SELECT set_config('a.b', 'x', true), set_config('a.c', 'y', false)",
+           // The code of a DO block runs now.
+           "DO $$ BEGIN CREATE TEMP TABLE t (x int); END $$",
+           "do language plpgsql $body$ begin perform pg_advisory_lock(1); end $body$",
+           "DO 'BEGIN PERFORM set_config(''a.b'', ''x'', false); END'",
+           "SELECT 1; DO $a$ BEGIN EXECUTE $b$ CREATE TEMP TABLE t () $b$; END $a$",
+           "DO $$ BEGIN EXECUTE format('CREATE TEMP TABLE %I ()', 't'); END $$",
+           // Deeper than the scan goes.
+           "DO $a$ $b$ $c$ $d$ $e$ temp $e$ $d$ $c$ $b$ $a$",
        }) {
     EXPECT_TRUE(LeavesSessionState(sql)) << sql;
   }
@@ -311,7 +319,11 @@ TEST(SetCommandTest, SessionStateLeftBehind) {
            "UPDATE temp SET x = 1",
            "SELECT pg_advisory_xact_lock(42), pg_advisory_unlock(42)",
            "SELECT 'CREATE TEMP TABLE t' /* pg_advisory_lock( */ -- PREPARE x",
-           "DO $$ BEGIN CREATE TEMP TABLE t (x int); END $$",
+           "DO $$ BEGIN RAISE NOTICE 'temp: %', pg_temp_name(); END $$ LANGUAGE plpgsql",
+           "CREATE FUNCTION f() RETURNS void AS $$ CREATE TEMP TABLE t () $$ LANGUAGE sql",
+           "SELECT $$ CREATE TEMP TABLE t () $$, 'pg_advisory_lock(1)'",
+           "DO $$ BEGIN CREATE TEMP TABLE t (x int)",  // unterminated: no code
+           "DO $a$ $b$ $c$ $d$ temp $d$ $c$ $b$ $a$",  // four deep, read
            "SELECT E'\\'; CREATE TEMP TABLE t'",
            "PREPARE TRANSACTION 'gid'",
            "DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1",
