@@ -41,7 +41,8 @@ rm -f "$log"
 # Seeds: examples for the config loader and the SQL splitter; a small spec for
 # the agent and the router; startup packets, message streams and SCRAM halves for the codec;
 # pgbench's queries and quoting/comment/multi-statement cases for the pipelining classifier;
-# SET/RESET forms, savepoints, LISTEN and session state for the settings parser.
+# SET/RESET forms, savepoints, transaction ends, LISTEN and session state (DO blocks too)
+# for the settings parser.
 seed_dir() {
   local t="$1" dir="$2"
   mkdir -p "$dir"
@@ -79,7 +80,8 @@ JSON
       printf '%s' "SET x = -00.5e3, E'a', U&'b', \$\$c\$\$; DISCARD ALL" >"$dir/odd.sql"
       printf '%s' "SELECT 'a;b'; /* ; */ Listen \"Ch\"; UNLISTEN *" >"$dir/listen.sql"
       printf '%s' "BEGIN; SAVEPOINT \"Sp\"; SET a.b = 1; ROLLBACK WORK TO savepoint; RELEASE x" >"$dir/savepoint.sql"
-      printf '%s' "CREATE TEMP TABLE t AS SELECT pg_catalog.set_config('a.b', f(1, '2'), 'on'), \"set_config\"(x, y, false)" >"$dir/state.sql" ;;
+      printf '%s' "CREATE TEMP TABLE t AS SELECT pg_catalog.set_config('a.b', f(1, '2'), 'on'), \"set_config\"(x, y, false)" >"$dir/state.sql"
+      printf '%s' "DO \$a\$ BEGIN EXECUTE 'CREATE TEMP TABLE t ()'; PERFORM pg_advisory_lock(1); END \$a\$; COMMIT AND CHAIN" >"$dir/do.sql" ;;
     protocol_fuzz) python3 - "$dir" <<'PY' ;;
 import base64, struct, sys
 d = sys.argv[1]
