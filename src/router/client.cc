@@ -111,8 +111,7 @@ enum class Keyword {
   kSavepoint,
   kRelease,
   kRollback,
-  kCommit,  ///< COMMIT or END
-  kAbort,
+  kTransactionEnd,  ///< COMMIT, END or ABORT
 };
 
 char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
@@ -149,11 +148,11 @@ Keyword FirstKeyword(std::string_view sql) {
       if (KeywordAt(s, "deallocate")) return Keyword::kDeallocate;
       return KeywordAt(s, "discard") ? Keyword::kDiscard : Keyword::kOther;
     case 'c':
-      return KeywordAt(s, "commit") ? Keyword::kCommit : Keyword::kOther;
+      return KeywordAt(s, "commit") ? Keyword::kTransactionEnd : Keyword::kOther;
     case 'e':
-      return KeywordAt(s, "end") ? Keyword::kCommit : Keyword::kOther;
+      return KeywordAt(s, "end") ? Keyword::kTransactionEnd : Keyword::kOther;
     case 'a':
-      return KeywordAt(s, "abort") ? Keyword::kAbort : Keyword::kOther;
+      return KeywordAt(s, "abort") ? Keyword::kTransactionEnd : Keyword::kOther;
     default:
       return Keyword::kOther;
   }
@@ -819,16 +818,18 @@ void ClientConn::Track(const SetCommand& cmd) {
   sent->push_back(cmd);
 }
 
+std::vector<SetCommand>& ClientConn::Pending() {
+  if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
+  return *pending_sets_;
+}
+
 void ClientConn::StatementCompleted(Segment& seg, std::string_view tag) {
   std::vector<SetCommand>& sent = *seg.sets;
   auto control = std::find_if(sent.begin(), sent.end(),
                               [](const SetCommand& c) { return IsTransactionControl(c.kind); });
   if (control == sent.end() || !CompletesWith(control->kind, tag)) return;
   // The SETs sent before it ran before it.
-  if (control != sent.begin() && pending_sets_ == nullptr) {
-    pending_sets_ = std::make_unique<std::vector<SetCommand>>();
-  }
-  for (auto it = sent.begin(); it != control; ++it) pending_sets_->push_back(std::move(*it));
+  for (auto it = sent.begin(); it != control; ++it) Pending().push_back(std::move(*it));
   SetCommand done = std::move(*control);
   sent.erase(sent.begin(), control + 1);
   if (sent.empty()) seg.sets.reset();
@@ -843,9 +844,7 @@ void ClientConn::RequestEnded(protocol::TxStatus tx, Segment& seg) {
     // by the ROLLBACK [TO] that the failed transaction needs.
     if (!seg.errored) {
       for (SetCommand& cmd : *seg.sets) {
-        if (IsTransactionControl(cmd.kind)) continue;  // never completed
-        if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
-        pending_sets_->push_back(std::move(cmd));
+        if (!IsTransactionControl(cmd.kind)) Pending().push_back(std::move(cmd));
       }
     }
     seg.sets.reset();
@@ -861,8 +860,7 @@ void ClientConn::RequestEnded(protocol::TxStatus tx, Segment& seg) {
 void ClientConn::TransactionControl(const SetCommand& cmd, bool committed) {
   switch (cmd.kind) {
     case SetKind::kSavepoint:
-      if (pending_sets_ == nullptr) pending_sets_ = std::make_unique<std::vector<SetCommand>>();
-      pending_sets_->push_back(cmd);
+      Pending().push_back(cmd);
       return;
     case SetKind::kCommit:
       // The transaction ended (AND CHAIN opens the next one): its SETs took

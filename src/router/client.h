@@ -220,6 +220,8 @@ class ClientConn : public IoHandler {
   /// after that savepoint and RELEASE keeps them, as PostgreSQL does; COMMIT
   /// makes the pending SETs take effect, ROLLBACK drops them.
   void TransactionControl(const SetCommand& cmd, bool committed);
+  /// pending_sets_, allocated on first use.
+  std::vector<SetCommand>& Pending();
   /// A tracked SET/RESET took effect: records it for the client and for its server.
   void Commit(const SetCommand& cmd);
   /// A server was assigned: records the pool wait (if any) and starts the

@@ -565,9 +565,11 @@ void Lex(std::string_view sql, OnWord on_word, OnSemicolon on_semicolon, OnLiter
       i = end + 1;
     } else if (c == '$') {
       size_t end = SkipDollar(sql, i);
-      size_t tag = sql.find('$', i + 1) + 1 - i;  // "$$" or "$name$" when one opened here
-      if (end > i + 1 && end - i >= 2 * tag && sql.substr(end - tag, tag) == sql.substr(i, tag)) {
-        on_literal(sql.substr(i + tag, end - i - 2 * tag));
+      if (end > i + 1) {  // a dollar quote opened here: "$$" or "$name$"
+        size_t tag = sql.find('$', i + 1) + 1 - i;
+        if (end - i >= 2 * tag && sql.substr(end - tag, tag) == sql.substr(i, tag)) {
+          on_literal(sql.substr(i + tag, end - i - 2 * tag));  // closed
+        }
       }
       i = end;
     } else if (IsSqlIdentStart(c)) {

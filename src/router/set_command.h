@@ -60,16 +60,17 @@ struct SetCommand {
 /// TRANSACTION modes (default_transaction_*); RESET name | ALL | ROLE |
 /// SESSION AUTHORIZATION; DISCARD ALL; SAVEPOINT, RELEASE and ROLLBACK TO;
 /// the ends of a transaction block (kCommit, kRollback; not their PREPARED
-/// forms, nor PREPARE TRANSACTION). kNone for SET LOCAL, SET TRANSACTION, SET/RESET TIME ZONE and
-/// SET NAMES (reported by ParameterStatus instead), FROM CURRENT, other statements, and texts with
-/// a second statement. Values that are E'', U&'', B'', X'' or N'' strings, dollar-quoted, typed or
+/// forms, nor PREPARE TRANSACTION). kNone for SET LOCAL, SET TRANSACTION,
+/// SET/RESET TIME ZONE and SET NAMES (reported by ParameterStatus instead),
+/// FROM CURRENT, other statements, and texts with a second statement. Values
+/// that are E'', U&'', B'', X'' or N'' strings, dollar-quoted, typed or
 /// malformed are kUnsupported (PostgreSQL may accept them; the router could
 /// not re-apply them). O(n) in the length of `sql`.
 SetCommand ParseSetCommand(std::string_view sql);
 
 /// Every statement ParseSetCommand tracks among those of a simple-Query
-/// text, in order (kNone statements left out): the text is split at each ';' that
-/// PostgreSQL's lexer would see (not in '', E'' with backslash escapes, "",
+/// text, in order (kNone statements left out): the text is split at each
+/// ';' that PostgreSQL's lexer would see (not in '', E'' with backslash escapes, "",
 /// dollar quotes or comments) and each statement goes through
 /// ParseSetCommand. A single kUnsupported entry when any statement is one.
 /// O(n) in the length of `sql`; a text is split only when the first word
