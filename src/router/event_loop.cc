@@ -45,6 +45,13 @@ Status EventLoop::Add(int fd, IoHandler* handler) {
   return Status::Ok();
 }
 
+bool EventLoop::SetWriteInterest(int fd, IoHandler* handler, bool on) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (on ? EPOLLOUT : 0u);
+  ev.data.ptr = handler;
+  return epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0;
+}
+
 Status EventLoop::AddListener(int fd, IoHandler* handler) {
   epoll_event ev{};
   ev.events = EPOLLIN;

@@ -45,6 +45,12 @@ class EventLoop {
   Status Init();
   /// Registers fd (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET). kInternal on failure.
   Status Add(int fd, IoHandler* handler);
+  /// Adds or drops EPOLLOUT for a registered fd (EPOLL_CTL_MOD); with it on,
+  /// an edge for a writable socket arrives at once. A unix socket with
+  /// EPOLLOUT wakes the loop every time its peer reads, so connections that
+  /// rarely fill a socket keep it off until a write would block.
+  /// false when epoll_ctl fails (the fd is not registered).
+  bool SetWriteInterest(int fd, IoHandler* handler, bool on);
   /// Registers a listening socket (level-triggered EPOLLIN).
   Status AddListener(int fd, IoHandler* handler);
   /// Unregisters fd (before close()).

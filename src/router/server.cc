@@ -109,6 +109,15 @@ void ServerConn::Flush() {
     Close("lost connection to server " + Describe(backend_->backend));
     return;
   }
+  // PostgreSQL reads each request at once, so a plain socket rarely fills:
+  // EPOLLOUT stays off then, else every read of the server would wake this
+  // loop (unix sockets signal each one). TLS may need the socket writable to
+  // read, so it keeps it.
+  bool want = !out_.empty() || io_.tls() || state_ == ServerState::kConnecting ||
+              state_ == ServerState::kTlsRequest || state_ == ServerState::kTlsHandshake;
+  if (want != write_interest_ && worker_->loop().SetWriteInterest(io_.fd(), this, want)) {
+    write_interest_ = want;
+  }
 }
 
 void ServerConn::FlushAtBatchEnd() {

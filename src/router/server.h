@@ -244,7 +244,10 @@ class ServerConn : public IoHandler {
   bool retire_ = false;
   bool needs_reset_ = false;  ///< see needs_reset()
   bool readable_ = false;
-  bool flush_queued_ = false;    ///< FlushAtBatchEnd() asked for this batch
+  bool flush_queued_ = false;  ///< FlushAtBatchEnd() asked for this batch
+  /// EPOLLOUT is registered: while connecting, for TLS, and after a write
+  /// would block (see EventLoop::SetWriteInterest).
+  bool write_interest_ = true;
   int queued_ = 0;               ///< segments with an owner or disowned (kPipelining)
   int64_t streak_since_us_ = 0;  ///< see streak_since_us()
 };

@@ -110,6 +110,27 @@ class ClientTests:
         self.assertEqual(self.scalar(conn, "SELECT count(*) FROM copy_rows"), 10000)
         conn.commit()
 
+    def test_copy_in_larger_than_the_socket_buffers(self):
+        # 32 MiB arrive faster than PostgreSQL stores them, so the router's
+        # writes to the server block and it must wait for the socket to drain
+        # (it asks for EPOLLOUT only then) and hold back reading the client
+        # (1 MiB back-pressure). A lost wake-up would stall psql: the timeout.
+        conn = self.connect()
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE copy_big (id int, pad text)")
+        conn.commit()
+        path = os.path.join(self.dir, "copy_big.tsv")
+        rows, pad = 320_000, "x" * 96
+        with open(path, "w") as f:
+            for i in range(rows):
+                f.write(f"{i}\t{pad}\n")
+        p = self.run_psql(self.dsn(), "-c", f"\\copy copy_big FROM '{path}'", timeout=120)
+        self.assertIn(f"COPY {rows}", p.stdout)
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*), sum(id), sum(length(pad)) FROM copy_big")
+            self.assertEqual(cur.fetchone(), (rows, rows * (rows - 1) // 2, rows * len(pad)))
+        conn.commit()
+
     def test_cancel(self):
         conn = self.connect()
         start = time.monotonic()
