@@ -106,16 +106,6 @@ std::string LowerAscii(std::string_view s) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view word, std::string_view lower) {
-  if (word.size() != lower.size()) return false;
-  for (size_t i = 0; i < word.size(); ++i) {
-    char c = word[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
-
 std::string QuoteLiteral(std::string_view value) {
   std::string out = "'";
   for (char c : value) {

@@ -31,8 +31,17 @@ std::string FormatPgBytes(uint64_t bytes);
 std::string LowerAscii(std::string_view s);
 
 /// True when `word` equals `lower` (lowercase ASCII) ignoring ASCII case, as
-/// SQL keywords compare: EqualsIgnoreCase("Select", "select").
-bool EqualsIgnoreCase(std::string_view word, std::string_view lower);
+/// SQL keywords compare: EqualsIgnoreCase("Select", "select"). Inline: the
+/// router's per-query SQL checks call it for every word.
+inline bool EqualsIgnoreCase(std::string_view word, std::string_view lower) {
+  if (word.size() != lower.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    char c = word[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
 
 /// Quotes an SQL identifier ("my db" -> "\"my db\""); always quotes.
 std::string QuoteIdent(std::string_view ident);

@@ -265,7 +265,19 @@ void ClientConn::Flush() {
     Close();
     return;
   }
-  if (closing_ && out_.empty()) Close();
+  if (closing_ && out_.empty()) {
+    Close();
+    return;
+  }
+  SyncWriteInterest();
+}
+
+void ClientConn::SyncWriteInterest() {
+  bool want = !out_.empty() || io_.tls();
+  if (want != write_interest_ && state_ != ClientState::kMoving &&
+      worker_->loop().SetWriteInterest(io_.fd(), this, want)) {
+    write_interest_ = want;
+  }
 }
 
 void ClientConn::Pump() {
@@ -439,6 +451,7 @@ bool ClientConn::HandleStartup() {
           return false;
         }
         state_ = ClientState::kTlsHandshake;
+        SyncWriteInterest();
       }
       return true;
     }

@@ -176,11 +176,17 @@ class ClientConn : public IoHandler {
   void ReleaseIdleBuffers();
   /// Bytes queued towards the client exceed the back-pressure mark.
   bool Throttled() const;
+  /// EPOLLOUT should be registered for the socket: a write would block, or
+  /// TLS (which may need it to read). Off for an accepted plain client, so
+  /// neither the accept nor a hand-over to another worker wakes a loop.
+  bool write_interest() const { return write_interest_; }
   /// The auth query answered for this client's role (kAuthLookup → kAuth).
   void LookupDone(LookupResult result);
 
  private:
   void Pump();
+  /// Registers or drops EPOLLOUT to match out_ and TLS (write_interest()).
+  void SyncWriteInterest();
   bool HandleStartup();
   bool HandleAuth();
   bool HandleRequests();
@@ -281,7 +287,8 @@ class ClientConn : public IoHandler {
   bool pump_queued_ = false;   ///< read the next request at the batch end (PipelineEnded)
   bool abandoned_ = false;     ///< see Abandon()
   bool in_pump_ = false;
-  bool pause_waiting_ = false;  ///< admin: PAUSE sent, reply pending
+  bool write_interest_ = false;  ///< see write_interest()
+  bool pause_waiting_ = false;   ///< admin: PAUSE sent, reply pending
   std::string pause_db_;
 };
 

@@ -37,9 +37,9 @@ Status EventLoop::Init() {
   return Status::Ok();
 }
 
-Status EventLoop::Add(int fd, IoHandler* handler) {
+Status EventLoop::Add(int fd, IoHandler* handler, bool write_interest) {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (write_interest ? EPOLLOUT : 0u);
   ev.data.ptr = handler;
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return Errno("epoll_ctl add");
   return Status::Ok();

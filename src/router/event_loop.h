@@ -43,12 +43,13 @@ class EventLoop {
 
   /// kInternal when epoll/eventfd could not be created.
   Status Init();
-  /// Registers fd (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET). kInternal on failure.
-  Status Add(int fd, IoHandler* handler);
-  /// Adds or drops EPOLLOUT for a registered fd (EPOLL_CTL_MOD); with it on,
-  /// an edge for a writable socket arrives at once. A unix socket with
-  /// EPOLLOUT wakes the loop every time its peer reads, so connections that
-  /// rarely fill a socket keep it off until a write would block.
+  /// Registers fd (EPOLLIN|EPOLLRDHUP|EPOLLET, and EPOLLOUT when
+  /// `write_interest`). kInternal on failure.
+  Status Add(int fd, IoHandler* handler, bool write_interest);
+  /// Adds or drops EPOLLOUT for a registered fd (EPOLL_CTL_MOD). With it on,
+  /// an edge arrives at once for a writable socket (also right after Add,
+  /// waking the loop), and a unix socket signals every read of its peer, so
+  /// connections turn it on only while a write would block, or for TLS.
   /// false when epoll_ctl fails (the fd is not registered).
   bool SetWriteInterest(int fd, IoHandler* handler, bool on);
   /// Registers a listening socket (level-triggered EPOLLIN).

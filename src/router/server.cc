@@ -53,7 +53,7 @@ bool ServerConn::Start(const std::string& password, std::optional<ScramKeys> key
     return false;
   }
   io_.Adopt(fd);
-  if (!worker_->loop().Add(fd, this).ok()) return false;
+  if (!worker_->loop().Add(fd, this, /*write_interest=*/true).ok()) return false;  // connect
   state_ = ServerState::kConnecting;
   return true;
 }

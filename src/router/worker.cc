@@ -61,7 +61,8 @@ void Worker::Accept(const Listener& l) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     uint64_t id = shared_->next_connection_id++;
     auto c = std::make_shared<ClientConn>(this, fd, peer, l.readonly, id);
-    if (!loop_.Add(fd, c.get()).ok()) continue;  // the ClientConn destructor closes fd
+    if (!loop_.Add(fd, c.get(), c->write_interest()).ok())
+      continue;  // the ClientConn destructor closes fd
     clients_.emplace(id, std::move(c));
   }
 }
@@ -137,7 +138,7 @@ void Worker::HandOffReady(ClientConn* client, Worker* target) {
     sp->set_worker(target, sp->id());
     std::lock_guard<std::mutex> lock(target->incoming_mu_);
     target->incoming_.push_back(sp);
-    if (!target->loop().Add(sp->fd(), sp.get()).ok()) sp->Abandon();
+    if (!target->loop().Add(sp->fd(), sp.get(), sp->write_interest()).ok()) sp->Abandon();
   });
 }
 
@@ -160,7 +161,7 @@ void Worker::AdoptClient(const std::shared_ptr<ClientConn>& sp) {
   c->set_worker(this, c->id());
   uint64_t id = c->id();
   clients_.emplace(id, sp);
-  if (!loop_.Add(c->fd(), c).ok()) {
+  if (!loop_.Add(c->fd(), c, c->write_interest()).ok()) {
     c->Close();
     return;
   }

@@ -110,6 +110,30 @@ class ClientTests:
         self.assertEqual(self.scalar(conn, "SELECT count(*) FROM copy_rows"), 10000)
         conn.commit()
 
+    def test_result_larger_than_the_socket_buffers_to_a_slow_reader(self):
+        # 48 MB of rows towards a client that reads nothing for a while: the
+        # router's writes to it block, so it must ask for EPOLLOUT, stop
+        # reading the server (1 MiB back-pressure) and resume both once the
+        # client drains. A lost wake-up would leave the read below waiting.
+        w = self.login()
+        try:
+            rows = 48_000
+            w.message(b"Q", f"SELECT repeat('x', 1000) FROM generate_series(1, {rows})"
+                            .encode() + b"\0")
+            time.sleep(1.5)
+            w.sock.settimeout(30)
+            messages = w.read_until_ready()
+            data_rows = [body for kind, body in messages if kind == b"D"]
+            self.assertEqual(errors_in(messages), [])
+            self.assertEqual(len(data_rows), rows)
+            self.assertTrue(all(body.endswith(b"x" * 1000) for body in data_rows))
+            self.assertEqual(messages[-1], (b"Z", b"I"))
+            # The connection still serves the next query.
+            self.assertEqual([b for k, b in w.query("SELECT 7") if k == b"D"],
+                             [struct.pack("!hi", 1, 1) + b"7"])
+        finally:
+            w.close()
+
     def test_copy_in_larger_than_the_socket_buffers(self):
         # 32 MiB arrive faster than PostgreSQL stores them, so the router's
         # writes to the server block and it must wait for the socket to drain
