@@ -86,18 +86,6 @@ std::string QuoteIdent(std::string_view ident) {
   return out + "\"";
 }
 
-bool IsSqlSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-bool IsSqlDigit(char c) { return c >= '0' && c <= '9'; }
-
-bool IsSqlIdentStart(char c) {
-  unsigned char u = static_cast<unsigned char>(c);
-  unsigned char l = u | 0x20;
-  return (l >= 'a' && l <= 'z') || c == '_' || u >= 0x80;
-}
-
 std::string LowerAscii(std::string_view s) {
   std::string out(s);
   for (char& c : out) {

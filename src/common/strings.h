@@ -54,9 +54,16 @@ bool IsSimpleIdentifier(std::string_view s);
 
 /// PostgreSQL's lexer classes: whitespace (space, \t, \n, \r, \f, \v), a
 /// decimal digit, and ident_start (ASCII letters, '_', any byte >= 0x80).
-bool IsSqlSpace(char c);
-bool IsSqlDigit(char c);
-bool IsSqlIdentStart(char c);
+/// Inline: the router's SQL scans call them for every byte of a query.
+inline bool IsSqlSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+inline bool IsSqlDigit(char c) { return c >= '0' && c <= '9'; }
+inline bool IsSqlIdentStart(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  unsigned char l = u | 0x20;
+  return (l >= 'a' && l <= 'z') || c == '_' || u >= 0x80;
+}
 
 /// `sql[i]` starts an SQL comment ("--" or "/*"): returns the index just past
 /// it (a line comment ends before its newline, \n or \r), or
