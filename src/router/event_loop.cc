@@ -14,6 +14,12 @@
 namespace tusk::router {
 namespace {
 
+// The mask of a connection socket: edge-triggered reads and hang-ups, and
+// writability when asked for (EventLoop::SetWriteInterest).
+uint32_t ConnectionEvents(bool write_interest) {
+  return EPOLLIN | EPOLLRDHUP | EPOLLET | (write_interest ? EPOLLOUT : 0u);
+}
+
 Status Errno(const char* what) { return Internal(std::string(what) + ": " + std::strerror(errno)); }
 
 }  // namespace
@@ -39,7 +45,7 @@ Status EventLoop::Init() {
 
 Status EventLoop::Add(int fd, IoHandler* handler, bool write_interest) {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (write_interest ? EPOLLOUT : 0u);
+  ev.events = ConnectionEvents(write_interest);
   ev.data.ptr = handler;
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return Errno("epoll_ctl add");
   return Status::Ok();
@@ -47,7 +53,7 @@ Status EventLoop::Add(int fd, IoHandler* handler, bool write_interest) {
 
 bool EventLoop::SetWriteInterest(int fd, IoHandler* handler, bool on) {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (on ? EPOLLOUT : 0u);
+  ev.events = ConnectionEvents(on);
   ev.data.ptr = handler;
   return epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0;
 }

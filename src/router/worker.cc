@@ -61,8 +61,8 @@ void Worker::Accept(const Listener& l) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     uint64_t id = shared_->next_connection_id++;
     auto c = std::make_shared<ClientConn>(this, fd, peer, l.readonly, id);
-    if (!loop_.Add(fd, c.get(), c->write_interest()).ok())
-      continue;  // the ClientConn destructor closes fd
+    // On failure the ClientConn destructor closes fd.
+    if (!loop_.Add(fd, c.get(), c->write_interest()).ok()) continue;
     clients_.emplace(id, std::move(c));
   }
 }
