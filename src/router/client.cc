@@ -227,6 +227,14 @@ void ClientConn::FlushAtBatchEnd() {
 void ClientConn::OnBatchEnd() {
   flush_queued_ = false;
   Flush();
+  // A flush that sent everything brings no EPOLLOUT: a server that stopped
+  // reading for this client's back-pressure is restarted here, or it would
+  // wait for PostgreSQL to send more, which it may never do (the end of a
+  // result already in the socket).
+  if (state_ != ClientState::kClosed && server_ != nullptr && !Throttled() &&
+      server_->PausedFor(this)) {
+    server_->Pump();
+  }
   if (pump_queued_) {
     pump_queued_ = false;
     if (state_ == ClientState::kReady) Pump();

@@ -270,6 +270,7 @@ void ServerConn::OnEvents(uint32_t events) {
 }
 
 void ServerConn::Pump() {
+  paused_for_ = nullptr;
   for (;;) {
     if (state_ == ServerState::kClosed) return;
     if (state_ == ServerState::kTlsRequest) {
@@ -318,10 +319,17 @@ void ServerConn::Pump() {
         break;
     }
     if (state_ == ServerState::kClosed) return;
-    if (state_ == ServerState::kActive && client_ != nullptr && client_->Throttled()) return;
+    // Back-pressure: the client that the next responses go to holds 1 MiB
+    // unsent. It restarts this loop once it has drained (ClientConn::OnEvents
+    // on EPOLLOUT, or ClientConn::OnBatchEnd when a flush sent it all).
+    if (state_ == ServerState::kActive && client_ != nullptr && client_->Throttled()) {
+      paused_for_ = client_;
+      return;
+    }
     if (state_ == ServerState::kPipelining && front().owner != nullptr &&
         front().owner->Throttled()) {
-      return;  // resumed when that client drained (ClientConn::OnEvents)
+      paused_for_ = front().owner;
+      return;
     }
     if (!readable_) {
       if (in_.size() == before || in_.empty()) return;

@@ -205,6 +205,9 @@ class ServerConn : public IoHandler {
   /// Reads and processes what PostgreSQL sent (called on events and when a
   /// throttled client drained).
   void Pump();
+  /// Pump() stopped reading because `client`, which the next responses go
+  /// to, was Throttled(); only compared, never dereferenced.
+  bool PausedFor(const ClientConn* client) const { return paused_for_ == client; }
 
  private:
   void HandleLogin();
@@ -248,8 +251,9 @@ class ServerConn : public IoHandler {
   /// EPOLLOUT is registered: while connecting, for TLS, and after a write
   /// would block (see EventLoop::SetWriteInterest).
   bool write_interest_ = true;
-  int queued_ = 0;               ///< segments with an owner or disowned (kPipelining)
-  int64_t streak_since_us_ = 0;  ///< see streak_since_us()
+  int queued_ = 0;                          ///< segments with an owner or disowned (kPipelining)
+  const ClientConn* paused_for_ = nullptr;  ///< see PausedFor()
+  int64_t streak_since_us_ = 0;             ///< see streak_since_us()
 };
 
 }  // namespace tusk::router
