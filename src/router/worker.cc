@@ -11,6 +11,7 @@
 
 #include "common/strings.h"
 #include "router/client.h"
+#include "router/pipeline_depth.h"
 #include "router/server.h"
 
 namespace tusk::router {
@@ -203,19 +204,22 @@ bool Worker::PipelineHasRoom(ServerConn* s, const RouterSpec& spec, int64_t now_
 bool Worker::TryPipeline(LocalPool& lp, ClientConn* client) {
   // Few servers, even queues: a backend that always has the next query
   // buffered never sleeps between them, and the shortest queue keeps the
-  // tail latency down; an idle server joins only when the busy ones are full
+  // tail latency down. A queue grows past the depth the demand calls for
+  // (pipeline_depth.h) only by FeedPipeline, when no idle server was left
   // (docs/router.md).
   auto settings = shared_->settings();  // held: the spec outlives a concurrent reload
-  if (settings->spec.pipeline_depth == 0) return false;  // turned off by a reload
+  const RouterSpec& spec = settings->spec;
+  if (spec.pipeline_depth == 0) return false;  // turned off by a reload
   int64_t now = NowUs();
   ServerConn* best = nullptr;
+  int demand = 1;  // this request; none waits (RequestServer), so the rest are queued
   for (ServerConn* s : lp.pipelining) {
-    if (PipelineHasRoom(s, settings->spec, now) &&
-        (best == nullptr || s->queued() < best->queued()))
+    demand += s->queued();
+    if (PipelineHasRoom(s, spec, now) && (best == nullptr || s->queued() < best->queued()))
       best = s;
   }
-  if (best == nullptr) {
-    if (lp.idle.empty()) return false;
+  if (best == nullptr || best->queued() >= PipelineDepthFor(spec.pipeline_depth, demand)) {
+    if (lp.idle.empty()) return false;  // waits: a busy server takes it (FeedPipeline)
     best = TakeIdle(lp, client->pool());
     BeginPipelining(lp, best);
   }

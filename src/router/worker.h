@@ -7,11 +7,13 @@
 // new one if the pool's budget allows, or waits. A server that becomes free
 // goes to the first waiter, or is parked idle. With `pipeline_depth` set, a
 // request that may be queued (ClientConn::pipeline_bytes) goes to the
-// pipelining server with the shortest queue below the depth that has been
+// pipelining server with the shortest queue among those that have been
 // running queued requests back to back for less than `pipeline_busy_limit_ms`,
-// else to an idle server, which starts pipelining (so a server is added only
-// when the busy ones are full or past the limit); waiters keep their FIFO
-// order. Timeouts are enforced by Tick() every 100 ms.
+// if that queue is below the depth the demand calls for (pipeline_depth.h);
+// else to an idle server, which starts pipelining; else it waits, and a
+// pipelining server that makes progress takes queueable waiters up to
+// `pipeline_depth`. So a server is added only when the busy ones are full or
+// past the limit; waiters keep their FIFO order. Timeouts are enforced by Tick() every 100 ms.
 // Thread-safety: methods run on the worker's own thread, except Post()-ed
 // closures from other threads (EventLoop::Post).
 #pragma once
@@ -125,9 +127,11 @@ class Worker {
   bool TryPipeline(LocalPool& lp, ClientConn* client);
   /// Makes the idle server `s` (in no list) a pipelining one.
   void BeginPipelining(LocalPool& lp, ServerConn* s);
-  /// Moves queueable waiters at the head of the FIFO onto `s` while it has room.
+  /// Moves queueable waiters at the head of the FIFO onto `s` while it has
+  /// room (up to pipeline_depth, whatever the demand).
   void FeedPipeline(LocalPool& lp, ServerConn* s);
-  /// Whether `s` may take one more queued request now (`now_us`: NowUs()).
+  /// Whether `s` may take one more queued request now: fewer than
+  /// pipeline_depth queued, within the busy limit (`now_us`: NowUs()).
   bool PipelineHasRoom(ServerConn* s, const RouterSpec& spec, int64_t now_us) const;
   /// Read-only pools: closes idle connections to the primary when a standby is up.
   void DropPrimaryFromReadOnly(LocalPool& lp);

@@ -5,7 +5,7 @@ PipelineTest keeps the default busy limit (1 ms), so a request is queued only
 behind one that has just started; PipelineQueueTest sets it to an hour on a
 pool of ONE server connection, so that requests queue behind long ones and the
 queue itself can be observed (cancel, a client leaving, a BEGIN that must not
-join the queue).
+join the queue); PipelineSpreadTest watches the depth follow the demand.
 """
 import json
 import os
@@ -179,6 +179,56 @@ class PipelineTest(PipelineCase):
                              "pipe_a")
             self.assertEqual(self.scalar(b, "SELECT current_setting('application_name')"),
                              "pipe_b")
+
+
+class PipelineSpreadTest(PipelineCase):
+    """The queue depth follows the demand (src/router/pipeline_depth.h): a few
+    requests are spread two to a server over the idle ones, and queues grow
+    deeper as more requests come."""
+    router = """
+        pool_size: 3
+        pipeline_depth: 8
+        pipeline_busy_limit: 1h
+        admin_roles: [postgres]
+        """
+
+    def sleepers(self, n, seconds=1.0):
+        """Opens every server connection of the pool (3 transactions at once,
+        then committed: 3 idle servers), then n autocommit clients send
+        `SELECT pg_backend_pid() FROM pg_sleep(seconds)` 50 ms apart, so each
+        arrives while the ones before it still run. Returns the backend pid
+        each request ran on, in the order they were sent."""
+        holders = [self.connect() for _ in range(3)]
+        for h in holders:
+            self.scalar(h, "SELECT 1")  # a transaction each: 3 servers at once
+        for h in holders:
+            h.commit()
+        clients = [self.autocommit() for _ in range(n)]
+        threads = []
+        for c in clients:
+            threads.append(in_thread(
+                lambda c=c: self.scalar(c, "SELECT pg_backend_pid() FROM pg_sleep(%s)",
+                                        (seconds,))))
+            time.sleep(0.05)
+        for t, _ in threads:
+            t.join(timeout=30)
+        pids = [box.get("result") for _, box in threads]
+        self.assertNotIn(None, pids, [box for _, box in threads])
+        return pids
+
+    def test_few_requests_are_spread_two_to_a_server(self):
+        # Under a fixed depth of 8 all six would queue on the first server.
+        pids = self.sleepers(6)
+        self.assertEqual(sorted(pids.count(p) for p in set(pids)), [2, 2, 2], pids)
+        self.assertEqual(pids[0], pids[1], pids)  # the second queues behind the first
+
+    def test_with_every_server_busy_queues_grow_deeper(self):
+        # Nine requests on the pool's three servers: no request waits for a
+        # server to drain; each queue is three deep.
+        before = self.stat("pipelined")
+        pids = self.sleepers(9)
+        self.assertEqual(sorted(pids.count(p) for p in set(pids)), [3, 3, 3], pids)
+        self.assertEqual(self.stat("pipelined") - before, 6)
 
 
 class PipelineQueueTest(PipelineCase):

@@ -1,4 +1,5 @@
-// Unit tests for the router's pure pieces: Buffer and the Pool budget.
+// Unit tests for the router's pure pieces: Buffer, the Pool budget and the
+// pipeline depth that follows the demand.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -6,6 +7,7 @@
 #include <vector>
 
 #include "router/buffer.h"
+#include "router/pipeline_depth.h"
 #include "router/pool.h"
 
 namespace tusk::router {
@@ -86,6 +88,33 @@ TEST(PoolTest, WelcomeParametersAreKeptOnce) {
   EXPECT_EQ(w[1].second, "UTC");
   EXPECT_EQ(pool.home(), 1);
   EXPECT_TRUE(pool.key().readonly);
+}
+
+TEST(PipelineDepthTest, FewRequestsKeepQueuesTwoDeep) {
+  // Up to 2 x kPipelineSpread requests in flight: queues of 2 over several
+  // servers, never 1 (the next query waiting in the socket is the point).
+  for (int demand = 1; demand <= 2 * kPipelineSpread; ++demand) {
+    EXPECT_EQ(PipelineDepthFor(8, demand), 2) << "demand " << demand;
+  }
+}
+
+TEST(PipelineDepthTest, GrowsWithTheDemandUpToTheMaximum) {
+  EXPECT_EQ(PipelineDepthFor(8, 2 * kPipelineSpread + 1), 3);
+  EXPECT_EQ(PipelineDepthFor(8, 5 * kPipelineSpread), 5);
+  EXPECT_EQ(PipelineDepthFor(8, 8 * kPipelineSpread), 8);
+  EXPECT_EQ(PipelineDepthFor(8, 1000), 8);
+  EXPECT_EQ(PipelineDepthFor(64, 64 * kPipelineSpread), 64);
+  int last = 0;
+  for (int demand = 1; demand <= 300; ++demand) {  // never shrinks as demand grows
+    int d = PipelineDepthFor(64, demand);
+    EXPECT_GE(d, last);
+    last = d;
+  }
+}
+
+TEST(PipelineDepthTest, NeverAboveAMaximumBelowTwo) {
+  EXPECT_EQ(PipelineDepthFor(1, 1), 1);
+  EXPECT_EQ(PipelineDepthFor(1, 500), 1);
 }
 
 }  // namespace
