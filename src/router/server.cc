@@ -129,6 +129,10 @@ void ServerConn::FlushAtBatchEnd() {
 void ServerConn::OnBatchEnd() {
   flush_queued_ = false;
   if (state_ != ServerState::kClosed) Flush();
+  if (resume_at_batch_end_ && state_ != ServerState::kClosed) {
+    resume_at_batch_end_ = false;
+    Pump();
+  }
 }
 
 bool ServerConn::Throttled() const { return out_.size() >= kBackPressureBytes; }
@@ -149,6 +153,15 @@ void ServerConn::Disown(ClientConn* client) {
   if (open_.owner == client) open_.owner = nullptr;
   for (Segment& seg : segments_) {
     if (seg.owner == client) seg.owner = nullptr;
+  }
+  if (paused_for_ == client) {
+    // Its responses are dropped from now on, so nothing holds the reads
+    // back; PostgreSQL, blocked on a full socket, sends nothing that would
+    // wake us, so restart them once this batch ends (Pump may be on the
+    // stack now).
+    paused_for_ = nullptr;
+    resume_at_batch_end_ = true;
+    FlushAtBatchEnd();
   }
 }
 

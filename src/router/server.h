@@ -253,6 +253,7 @@ class ServerConn : public IoHandler {
   bool write_interest_ = true;
   int queued_ = 0;                          ///< segments with an owner or disowned (kPipelining)
   const ClientConn* paused_for_ = nullptr;  ///< see PausedFor()
+  bool resume_at_batch_end_ = false;        ///< Disown() of paused_for_: Pump() then
   int64_t streak_since_us_ = 0;             ///< see streak_since_us()
 };
 

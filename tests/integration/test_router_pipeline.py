@@ -275,6 +275,25 @@ class PipelineQueueTest(PipelineCase):
             self.assertEqual(self.scalar(other, "SELECT %s", (i,)), i)
         self.assertEqual(self.scalar(first, "SELECT 'again'"), "again")
 
+    def test_client_leaving_with_its_result_unread_frees_the_queue(self):
+        # `big` reads nothing of a 20 MB result, so the router stops reading
+        # the server for it (1 MiB back-pressure) and PostgreSQL blocks on a
+        # full socket; `small` is queued behind it. When `big` leaves, its
+        # rest is dropped: the server must be read again at once, since
+        # PostgreSQL, still blocked, sends nothing that would wake the router.
+        big = self.login()
+        big.message(b"Q", b"SELECT repeat('x', 1000) FROM generate_series(1, 20000)\0")
+        time.sleep(0.5)
+        small = self.login()
+        small.sock.settimeout(30)
+        small.message(b"Q", b"SELECT 'small'\0")
+        time.sleep(0.3)
+        big.close()
+        messages = small.read_until_ready()
+        self.assertEqual(errors_in(messages), [])
+        self.assertEqual([body for kind, body in messages if kind == b"D"],
+                         [struct.pack("!hi", 1, 5) + b"small"])
+
     def two_queued_executions(self, sql):
         """Two raw clients prepare the same `sql` (one server-side statement;
         the router acknowledges a Parse/Sync batch without a server) and send
