@@ -13,7 +13,8 @@
 // else to an idle server, which starts pipelining; else it waits, and a
 // pipelining server that makes progress takes queueable waiters up to
 // `pipeline_depth`. So a server is added only when the busy ones are full or
-// past the limit; waiters keep their FIFO order. Timeouts are enforced by Tick() every 100 ms.
+// past the limit; waiters keep their FIFO order. Timeouts are enforced by
+// Tick() every 100 ms.
 // Thread-safety: methods run on the worker's own thread, except Post()-ed
 // closures from other threads (EventLoop::Post).
 #pragma once
