@@ -9,7 +9,8 @@ max_wal_size 4GB) with a role `bench` and `pgbench -i -s 10`. In front of it run
     pg_authid in its auth_file, connection logging off;
   * tusk's router (`tusk router --spec FILE`): mode transaction, pool_size POOL, TLS
     disabled, client_auth scram-sha-256, workers = CPUs (the spec default; --router-workers),
-    pipeline_depth 8 (--pipeline-depth; 0 turns pipelining off).
+    pipeline_depth 8 (--pipeline-depth; 0 turns pipelining off), busy_poll_us as the
+    spec's default (--busy-poll-us N sets it; 0 turns polling off).
 Both poolers reach PostgreSQL over its unix socket (--server-socket tcp: 127.0.0.1).
 pgbench always connects over TCP to 127.0.0.1, to each of the three targets in turn:
   * -S (select only) and TPC-B-like, -M simple and -M prepared, at 10/50/100/500
@@ -264,7 +265,8 @@ def start_pgbouncer(root, pg, pool, server_socket):
     return b
 
 
-def start_router(root, tusk, pg, pool, server_socket, tag, workers=0, pipeline_depth=0):
+def start_router(root, tusk, pg, pool, server_socket, tag, workers=0, pipeline_depth=0,
+                 busy_poll_us=None):
     d = os.path.join(root, f"router-{tag}")
     os.makedirs(d)
     port = free_port()
@@ -283,6 +285,8 @@ def start_router(root, tusk, pg, pool, server_socket, tag, workers=0, pipeline_d
         "status_file": os.path.join(d, "status.json"),
         "pid_file": os.path.join(d, "router.pid"),
     }
+    if busy_poll_us is not None:
+        spec["busy_poll_us"] = busy_poll_us
     with open(spec_file, "w") as f:
         json.dump(spec, f, indent=2)
     r = Pooler("tusk router", [tusk, "router", "--spec", spec_file], port,
@@ -739,7 +743,7 @@ def run_memory(args, pg, tusk, root, tusk_error):
     if tusk_error is None:
         factories.append(("tusk", lambda: start_router(root, tusk, pg, POOL, args.server_socket,
                                                        "mem", args.router_workers,
-                                                       args.pipeline_depth)))
+                                                       args.pipeline_depth, args.busy_poll_us)))
     os.makedirs(root + "/mem", exist_ok=True)
     for name, factory in factories:
         try:
@@ -864,6 +868,8 @@ def main():
                     help="the router's worker threads (default 0: one per CPU)")
     ap.add_argument("--pipeline-depth", type=int, default=8,
                     help="the router's pipeline_depth (0: off; default 8)")
+    ap.add_argument("--busy-poll-us", type=int, default=None,
+                    help="the router's busy_poll_us (0: off; default: the spec's default)")
     ap.add_argument("--server-socket", choices=("unix", "tcp"), default="unix",
                     help="how both poolers reach PostgreSQL")
     ap.add_argument("--trace-connect", action="store_true",
@@ -917,7 +923,8 @@ def main():
         poolers["pgbouncer"] = start_pgbouncer(root, pg, POOL, args.server_socket)
         try:
             poolers["tusk"] = start_router(root, tusk, pg, POOL, args.server_socket, "bench",
-                                           args.router_workers, args.pipeline_depth)
+                                           args.router_workers, args.pipeline_depth,
+                                           args.busy_poll_us)
         except (RuntimeError, OSError) as e:
             poolers["tusk"] = None
             notes["tusk-start"] = str(e)
@@ -967,7 +974,9 @@ def main():
           f"-j min(clients, {os.cpu_count()}), TCP 127.0.0.1; pool size {POOL} for both "
           f"poolers (transaction mode), router workers "
           f"{args.router_workers or f'{os.cpu_count()} (CPUs)'}, router pipeline_depth "
-          f"{args.pipeline_depth or 'off'}, poolers -> PostgreSQL over "
+          f"{args.pipeline_depth or 'off'}, router busy_poll_us "
+          f"{'default' if args.busy_poll_us is None else args.busy_poll_us or 'off'}, "
+          f"poolers -> PostgreSQL over "
           f"{'the unix socket' if args.server_socket == 'unix' else 'TCP'}")
     print(f"PostgreSQL {getattr(pg, 'version', '?')}; {pgbouncer_version()}; "
           f"tusk {tusk_version(tusk)}; nproc {os.cpu_count()}; "

@@ -55,6 +55,7 @@ router::RouterSpec RouterSpecFor(const config::Instance& instance, const postgre
   s.connect_timeout_ms = r.connect_timeout_ms;
   s.pipeline_depth = r.pipeline_depth;
   s.pipeline_busy_limit_ms = r.pipeline_busy_limit_ms;
+  s.busy_poll_us = r.busy_poll_us;
   s.max_message_bytes = static_cast<uint32_t>(r.max_message_bytes);  // the loader caps it at 1GB
   switch (r.client_auth) {
     case config::RouterClientAuth::kScramSha256:

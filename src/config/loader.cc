@@ -873,6 +873,7 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
                   "connect_timeout",
                   "pipeline_depth",
                   "pipeline_busy_limit",
+                  "busy_poll_us",
                   "client_auth",
                   "admin_roles",
                   "tls",
@@ -908,6 +909,7 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
       {"max_client_connections", &r.max_client_connections, 1, 1000000},
       {"workers", &r.workers, 0, 1024},
       {"pipeline_depth", &r.pipeline_depth, 0, 64},
+      {"busy_poll_us", &r.busy_poll_us, 0, 10000},
   };
   for (const auto& [key, field, min, max] : counts) {
     if (f.Has(key)) *field = Integer(f.Get(key), Child(path, key), min, max);

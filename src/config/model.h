@@ -141,6 +141,9 @@ struct Router {
   /// (since its queue was last empty) takes no more until it has drained
   /// (`pipeline_busy_limit`), ms.
   int64_t pipeline_busy_limit_ms = 1;
+  /// The longest a router worker polls for events before it sleeps
+  /// (`busy_poll_us`), µs; 0 = never.
+  int busy_poll_us = 50;
   RouterClientAuth client_auth = RouterClientAuth::kScramSha256;
   std::vector<std::string> admin_roles;  ///< resolved: [superuser] when not given
   RouterTlsMode tls_mode = RouterTlsMode::kAllow;

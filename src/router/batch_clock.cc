@@ -8,13 +8,13 @@ namespace {
 
 thread_local int64_t batch_us = 0;  // 0: not a loop thread
 
+}  // namespace
+
 int64_t ReadClockUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-
-}  // namespace
 
 int64_t NowUs() { return batch_us != 0 ? batch_us : ReadClockUs(); }
 

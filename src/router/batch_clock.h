@@ -19,5 +19,7 @@ int64_t NowUs();
 int64_t NowMs();
 /// Loop threads: makes NowUs()/NowMs() return the current time until the next call.
 void SetBatchTime();
+/// Microseconds on the steady clock, read now (never the batch time).
+int64_t ReadClockUs();
 
 }  // namespace tusk::router

@@ -18,6 +18,9 @@
 #include <vector>
 
 #include "common/status.h"
+#include "router/busy_poll.h"
+
+struct epoll_event;
 
 namespace tusk::router {
 
@@ -58,6 +61,11 @@ class EventLoop {
   void Remove(int fd);
   /// Runs until Stop(); calls `tick` every kTickMs on the loop thread.
   void Run(const std::function<void()>& tick);
+  /// After a batch, poll for events for up to `max_us` (µs; the window is
+  /// adapted by BusyPoll, and the CPU yielded between polls) before sleeping;
+  /// 0 = sleep at once (the default).
+  /// REQUIRES: on the loop thread, or before Run().
+  void SetBusyPoll(int64_t max_us) { busy_poll_ = BusyPoll(max_us); }
   /// Queues `task` to run on the loop thread. Thread-safe.
   void Post(std::function<void()> task);
   /// Makes Run() return after the current batch. Thread-safe.
@@ -73,6 +81,9 @@ class EventLoop {
 
  private:
   void DrainTasks();
+  /// epoll_wait for up to `timeout_ms`, first polling for the busy-poll
+  /// window; records the wait in busy_poll_. Returns epoll_wait's count.
+  int Wait(epoll_event* events, int max_events, int timeout_ms);
   int epfd_ = -1;
   int wakefd_ = -1;
   std::atomic<bool> stop_{false};
@@ -81,6 +92,7 @@ class EventLoop {
   std::vector<std::shared_ptr<void>> deferred_;
   std::vector<std::function<void()>> after_batch_;
   std::vector<IoHandler*> batch_end_;
+  BusyPoll busy_poll_{0};
 };
 
 }  // namespace tusk::router

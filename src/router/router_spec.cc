@@ -16,6 +16,8 @@
 #include <set>
 #include <utility>
 
+#include "router/busy_poll.h"
+
 namespace tusk::router {
 namespace {
 
@@ -143,6 +145,7 @@ RouterSpec Parse(const json& doc) {
             "connect_timeout_ms",
             "pipeline_depth",
             "pipeline_busy_limit_ms",
+            "busy_poll_us",
             "max_message_bytes",
             "client_auth",
             "admin_roles",
@@ -184,6 +187,7 @@ RouterSpec Parse(const json& doc) {
   s.pipeline_depth = static_cast<int>(o.Integer("pipeline_depth", 0, 64, s.pipeline_depth));
   s.pipeline_busy_limit_ms =
       o.Integer("pipeline_busy_limit_ms", 1, kInt64Max, s.pipeline_busy_limit_ms);
+  s.busy_poll_us = static_cast<int>(o.Integer("busy_poll_us", 0, kMaxBusyPollUs, s.busy_poll_us));
   if (s.pipeline_depth > 0 && s.mode != PoolMode::kTransaction) {
     Bad("pipeline_depth", "needs mode transaction");
   }
@@ -292,6 +296,7 @@ std::string RenderRouterSpec(const RouterSpec& s) {
       {"connect_timeout_ms", s.connect_timeout_ms},
       {"pipeline_depth", s.pipeline_depth},
       {"pipeline_busy_limit_ms", s.pipeline_busy_limit_ms},
+      {"busy_poll_us", s.busy_poll_us},
       {"max_message_bytes", s.max_message_bytes},
       {"client_auth", kAuths[static_cast<size_t>(s.client_auth)]},
       {"admin_roles", s.admin_roles},

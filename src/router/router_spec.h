@@ -56,6 +56,9 @@ struct RouterSpec {
   /// A server that has run queued requests back to back this long (since its
   /// queue was last empty) takes no more until it has drained.
   int64_t pipeline_busy_limit_ms = 1;
+  /// The longest a worker polls for events after a batch before it sleeps
+  /// (busy_poll.h), µs; 0 = never. Read when the workers start.
+  int busy_poll_us = 50;
   uint32_t max_message_bytes = 64u << 20;  ///< larger messages are 08P01
   ClientAuth client_auth = ClientAuth::kScramSha256;
   std::vector<std::string> admin_roles;  ///< may use the `tusk` admin database

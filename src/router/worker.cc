@@ -37,6 +37,7 @@ Worker::~Worker() {
 
 Status Worker::Init(const std::vector<Listener>& listeners) {
   TUSK_RETURN_IF_ERROR(loop_.Init());
+  loop_.SetBusyPoll(shared_->settings()->spec.busy_poll_us);
   for (const Listener& l : listeners) {
     acceptors_.push_back(std::make_unique<Acceptor>(this, l));
     TUSK_RETURN_IF_ERROR(loop_.AddListener(l.fd, acceptors_.back().get()));
@@ -393,6 +394,7 @@ void Worker::Kick(const std::shared_ptr<Pool>& pool) {
 
 void Worker::Reconfigure() {
   auto settings = shared_->settings();
+  loop_.SetBusyPoll(settings->spec.busy_poll_us);
   auto in_set = [&](const Backend& b) {
     if (b == settings->spec.primary) return true;
     return std::find(settings->spec.standbys.begin(), settings->spec.standbys.end(), b) !=

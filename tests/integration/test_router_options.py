@@ -1,10 +1,13 @@
 """Router options no other test covers, against a real PostgreSQL with TLS
 on: `client_auth: md5` and `plain` (switched by `tusk up`, which reloads the
 router), `server_tls` (pg_hba.conf refuses the application role anything
-but TLS, so only an encrypted router login can work) and `server_lifetime`
-(old server connections are closed once idle, never inside a transaction).
+but TLS, so only an encrypted router login can work), `server_lifetime`
+(old server connections are closed once idle, never inside a transaction)
+and `busy_poll_us` (a busy router polls, an idle one stops).
 """
+import glob
 import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -57,6 +60,7 @@ class RouterOptionsTest(RouterCase):
         client_auth: md5
         server_tls: true
         server_lifetime: 1s
+        busy_poll_us: 10000
         tls: {mode: disable}
         admin_roles: [postgres]
         """
@@ -94,13 +98,13 @@ class RouterOptionsTest(RouterCase):
         self.direct.autocommit = True
         self.addCleanup(self.direct.close)
 
-    def set_client_auth(self, method):
-        """Rewrites router.client_auth in tusk.yaml and runs `tusk up`."""
+    def set_router_option(self, key, value):
+        """Rewrites router.`key` in tusk.yaml and runs `tusk up`."""
         with open(self.cfg) as f:
             text = f.read()
-        old = next(l for l in text.splitlines() if "client_auth:" in l)
+        old = next(l for l in text.splitlines() if l.strip().startswith(key + ":"))
         with open(self.cfg, "w") as f:
-            f.write(text.replace(old, old.split(":")[0] + ": " + method))
+            f.write(text.replace(old, old.split(":")[0] + ": " + str(value)))
         up = self.tusk("up", "--timeout", "120")
         self.assertEqual(up.returncode, 0, up.stdout + up.stderr)
 
@@ -132,7 +136,7 @@ class RouterOptionsTest(RouterCase):
         kept.autocommit = True
         self.assertEqual(self.scalar(kept, "SELECT 1"), 1)
 
-        self.set_client_auth("plain")
+        self.set_router_option("client_auth", "plain")
         self.assertTrue(wait_until(lambda: self.auth_code() == 3, timeout=15),
                         f"still sends code {self.auth_code()} after up\n{self.router_log()}")
         code, _ = password_login(self.wire(), "app", self.secrets["app"], "app")
@@ -143,9 +147,61 @@ class RouterOptionsTest(RouterCase):
         # The reload dropped no client.
         self.assertEqual(self.scalar(kept, "SELECT 2"), 2)
 
-        self.set_client_auth("md5")
+        self.set_router_option("client_auth", "md5")
         self.assertTrue(wait_until(lambda: self.auth_code() == 5, timeout=15),
                         self.router_log())
+
+    def router_pid(self):
+        with open(self.spec_path()) as f:
+            pid_file = json.load(f)["pid_file"]
+        with open(pid_file) as f:
+            return int(f.read())
+
+    def router_cpu_seconds(self):
+        """User + system CPU time of the router process so far, s."""
+        with open(f"/proc/{self.router_pid()}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def sleeps_per_query(self, conn, n=2000):
+        """How often the router's threads went to sleep (voluntary context
+        switches, all threads) per query, over n back-to-back queries of one
+        client."""
+        def sleeps():
+            total = 0
+            for status in glob.glob(f"/proc/{self.router_pid()}/task/*/status"):
+                with open(status) as f:
+                    total += sum(int(l.split()[1]) for l in f
+                                 if l.startswith("voluntary_ctxt_switches"))
+            return total
+        before = sleeps()
+        for _ in range(n):
+            self.scalar(conn, "SELECT 1")
+        return (sleeps() - before) / n
+
+    def test_busy_poll_runs_under_load_and_stops_when_idle(self):
+        conn = self.connect()
+        conn.autocommit = True
+        # One client's queries come back to back, well within 10 ms of each
+        # other: the router polls between them instead of sleeping ...
+        polling = self.sleeps_per_query(conn)
+        self.assertLess(polling, 0.3, self.router_log())
+        # ... and once they stop, the window closes: an idle router polling
+        # 10 ms after each 100 ms tick would use 10 % of a core per worker.
+        time.sleep(0.5)
+        c0 = self.router_cpu_seconds()
+        time.sleep(3)
+        idle = self.router_cpu_seconds() - c0
+        self.assertLess(idle, 0.1, f"{idle:.2f} s of CPU in 3 s idle\n{self.router_log()}")
+        # busy_poll_us: 0 (reloaded by `tusk up`; the client stays) sleeps
+        # while waiting for the client and for PostgreSQL.
+        self.set_router_option("busy_poll_us", 0)
+        try:
+            self.assertTrue(wait_until(lambda: self.sleeps_per_query(conn, 500) >= 1, timeout=30),
+                            f"{self.sleeps_per_query(conn, 500):.2f} sleeps per query "
+                            f"after busy_poll_us: 0\n{self.router_log()}")
+        finally:
+            self.set_router_option("busy_poll_us", 10000)
 
     def test_server_connections_use_tls(self):
         # pg_hba.conf refuses `app` without TLS ...

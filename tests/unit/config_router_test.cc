@@ -76,6 +76,7 @@ TEST(ConfigRouter, Defaults) {
   EXPECT_EQ(rt.connect_timeout_ms, 5000);
   EXPECT_EQ(rt.pipeline_depth, 0);
   EXPECT_EQ(rt.pipeline_busy_limit_ms, 1);
+  EXPECT_EQ(rt.busy_poll_us, 50);
   EXPECT_EQ(rt.client_auth, RouterClientAuth::kScramSha256);
   EXPECT_EQ(rt.admin_roles, (std::vector<std::string>{"postgres"}));
   EXPECT_EQ(rt.tls_mode, RouterTlsMode::kAllow);
@@ -201,6 +202,10 @@ TEST(ConfigRouter, Errors) {
               "t.yaml:13:23: instances[0].router.pipeline_depth", "between 0 and 64");
   ExpectError(WithRouter("      port: 6432\n      pipeline_busy_limit: 0\n"),
               "t.yaml:13:28: instances[0].router.pipeline_busy_limit", "must be more than 0");
+  ExpectError(WithRouter("      port: 6432\n      busy_poll_us: 20000\n"),
+              "t.yaml:13:21: instances[0].router.busy_poll_us", "between 0 and 10000");
+  ExpectError(WithRouter("      port: 6432\n      busy_poll_us: 50us\n"),
+              "t.yaml:13:21: instances[0].router.busy_poll_us", "expected an integer, got \"50us\"");
   ExpectError(WithRouter("      port: 6432\n      mode: session\n      pipeline_depth: 4\n"),
               "t.yaml:14:23: instances[0].router.pipeline_depth",
               "needs mode: transaction (a session holds its server connection)");

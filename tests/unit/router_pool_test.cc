@@ -1,12 +1,14 @@
-// Unit tests for the router's pure pieces: Buffer, the Pool budget and the
-// pipeline depth that follows the demand.
+// Unit tests for the router's pure pieces: Buffer, the Pool budget, the
+// pipeline depth that follows the demand and the busy-poll window.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <limits>
 #include <thread>
 #include <vector>
 
 #include "router/buffer.h"
+#include "router/busy_poll.h"
 #include "router/pipeline_depth.h"
 #include "router/pool.h"
 
@@ -115,6 +117,59 @@ TEST(PipelineDepthTest, GrowsWithTheDemandUpToTheMaximum) {
 TEST(PipelineDepthTest, NeverAboveAMaximumBelowTwo) {
   EXPECT_EQ(PipelineDepthFor(1, 1), 1);
   EXPECT_EQ(PipelineDepthFor(1, 500), 1);
+}
+
+TEST(BusyPollTest, StartsAsleepAndGrowsWhileEventsComeWithinTheMaximum) {
+  BusyPoll p(200);
+  EXPECT_TRUE(p.enabled());
+  EXPECT_EQ(p.window_us(), 0);  // a fresh loop sleeps at once
+  p.Observe(30, false);         // woken within 200 µs: poll from now on
+  EXPECT_EQ(p.window_us(), 50);
+  p.Observe(120, false);  // the poll ran out 70 µs too early: double
+  EXPECT_EQ(p.window_us(), 100);
+  p.Observe(150, false);
+  EXPECT_EQ(p.window_us(), 200);
+  p.Observe(199, false);
+  EXPECT_EQ(p.window_us(), 200);  // capped at the maximum
+}
+
+TEST(BusyPollTest, AnEventCaughtByThePollKeepsTheWindow) {
+  BusyPoll p(200);
+  p.Observe(10, false);
+  ASSERT_EQ(p.window_us(), 50);
+  for (int i = 0; i < 100; ++i) p.Observe(i % 50, true);
+  EXPECT_EQ(p.window_us(), 50);
+  // Caught late (the thread yielded to others for a whole slice): still a catch.
+  p.Observe(5000, true);
+  EXPECT_EQ(p.window_us(), 50);
+}
+
+TEST(BusyPollTest, SparseEventsShrinkTheWindowToNothing) {
+  BusyPoll p(200);
+  p.Observe(10, false);
+  p.Observe(60, false);
+  p.Observe(160, false);
+  ASSERT_EQ(p.window_us(), 200);
+  p.Observe(1000, false);  // later than the maximum: halve
+  EXPECT_EQ(p.window_us(), 100);
+  p.Observe(1000, false);
+  EXPECT_EQ(p.window_us(), 50);
+  p.Observe(std::numeric_limits<int64_t>::max(), false);  // a timeout, no event
+  EXPECT_EQ(p.window_us(), 0);                            // below max / 4: off
+  p.Observe(1000, false);
+  EXPECT_EQ(p.window_us(), 0);
+}
+
+TEST(BusyPollTest, ZeroMaximumNeverPolls) {
+  BusyPoll p(0);
+  EXPECT_FALSE(p.enabled());
+  for (int64_t waited : {0, 1, 10, 1000}) {
+    p.Observe(waited, false);
+    EXPECT_EQ(p.window_us(), 0);
+  }
+  BusyPoll tiny(1);  // the smallest maximum still polls
+  tiny.Observe(1, false);
+  EXPECT_EQ(tiny.window_us(), 1);
 }
 
 }  // namespace

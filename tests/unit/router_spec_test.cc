@@ -74,6 +74,7 @@ void ExpectSame(const RouterSpec& a, const RouterSpec& b) {
   EXPECT_EQ(a.connect_timeout_ms, b.connect_timeout_ms);
   EXPECT_EQ(a.pipeline_depth, b.pipeline_depth);
   EXPECT_EQ(a.pipeline_busy_limit_ms, b.pipeline_busy_limit_ms);
+  EXPECT_EQ(a.busy_poll_us, b.busy_poll_us);
   EXPECT_EQ(a.max_message_bytes, b.max_message_bytes);
   EXPECT_EQ(a.client_auth, b.client_auth);
   EXPECT_EQ(a.admin_roles, b.admin_roles);
@@ -140,6 +141,7 @@ TEST(RouterSpec, MinimalSpecGetsDefaults) {
   EXPECT_EQ(s->max_message_bytes, 64u << 20);
   EXPECT_EQ(s->pipeline_depth, 0);
   EXPECT_EQ(s->pipeline_busy_limit_ms, 1);
+  EXPECT_EQ(s->busy_poll_us, 50);
 }
 
 /// Full() rendered, with `key` replaced by `value` (or removed when value is discarded).
@@ -235,6 +237,7 @@ TEST(RouterSpec, PipelineRoundTripAndErrors) {
   s.mode = PoolMode::kTransaction;
   s.pipeline_depth = 8;
   s.pipeline_busy_limit_ms = 3;
+  s.busy_poll_us = 0;
   Result<RouterSpec> back = ParseRouterSpec(RenderRouterSpec(s));
   ASSERT_TRUE(back.ok()) << back.status().message();
   ExpectSame(*back, s);
@@ -247,6 +250,9 @@ TEST(RouterSpec, PipelineRoundTripAndErrors) {
               "router spec: pipeline_depth: must be between 0 and 64");
   ExpectError(edited("pipeline_busy_limit_ms", 0),
               "router spec: pipeline_busy_limit_ms: must be >= 1");
+  ExpectError(edited("busy_poll_us", 10001),
+              "router spec: busy_poll_us: must be between 0 and 10000");
+  ExpectError(edited("busy_poll_us", -1), "router spec: busy_poll_us: must be between 0 and 10000");
   ExpectError(edited("mode", "session"), "router spec: pipeline_depth: needs mode transaction");
 }
 
@@ -454,10 +460,11 @@ TEST(RouterSpecFromConfig, WildcardListenAndNoTls) {
 TEST(RouterSpecFromConfig, Pipeline) {
   RouterSpec s = SpecFromConfig(R"(instances:
   - name: main
-    router: {port: 6432, pipeline_depth: 16, pipeline_busy_limit: 5ms}
+    router: {port: 6432, pipeline_depth: 16, pipeline_busy_limit: 5ms, busy_poll_us: 200}
 )");
   EXPECT_EQ(s.pipeline_depth, 16);
   EXPECT_EQ(s.pipeline_busy_limit_ms, 5);
+  EXPECT_EQ(s.busy_poll_us, 200);
 }
 
 }  // namespace
