@@ -205,7 +205,8 @@ TEST(ConfigRouter, Errors) {
   ExpectError(WithRouter("      port: 6432\n      busy_poll_us: 20000\n"),
               "t.yaml:13:21: instances[0].router.busy_poll_us", "between 0 and 10000");
   ExpectError(WithRouter("      port: 6432\n      busy_poll_us: 50us\n"),
-              "t.yaml:13:21: instances[0].router.busy_poll_us", "expected an integer, got \"50us\"");
+              "t.yaml:13:21: instances[0].router.busy_poll_us",
+              "expected an integer, got \"50us\"");
   ExpectError(WithRouter("      port: 6432\n      mode: session\n      pipeline_depth: 4\n"),
               "t.yaml:14:23: instances[0].router.pipeline_depth",
               "needs mode: transaction (a session holds its server connection)");
