@@ -3,9 +3,11 @@
 // Handlers register a file descriptor once (edge-triggered, read+write+hangup)
 // and get OnEvents() calls on the loop thread. Other threads talk to a loop
 // only through Post(), which queues a closure and wakes the loop via an
-// eventfd. A periodic tick (every kTickMs) drives timeouts. Objects handed to
-// Defer() are destroyed after the current batch of events, so a handler that
-// closes a connection never leaves a dangling pointer in the same batch.
+// eventfd. A periodic tick (every kTickMs) drives timeouts. Between batches
+// the loop may poll for events before it sleeps (SetBusyPoll, BusyPoll).
+// Objects handed to Defer() are destroyed after the current batch of events,
+// so a handler that closes a connection never leaves a dangling pointer in
+// the same batch.
 // Thread-safety: Post() and Stop() from any thread; everything else only on
 // the loop thread.
 #pragma once
