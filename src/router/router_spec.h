@@ -57,7 +57,7 @@ struct RouterSpec {
   /// queue was last empty) takes no more until it has drained.
   int64_t pipeline_busy_limit_ms = 1;
   /// The longest a worker polls for events after a batch before it sleeps
-  /// (busy_poll.h), µs; 0 = never. Read when the workers start.
+  /// (busy_poll.h), µs; 0 = never. A reload applies it (Worker::Reconfigure).
   int busy_poll_us = 50;
   uint32_t max_message_bytes = 64u << 20;  ///< larger messages are 08P01
   ClientAuth client_auth = ClientAuth::kScramSha256;
