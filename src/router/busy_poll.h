@@ -1,4 +1,4 @@
-// BusyPoll: how long a worker keeps polling for events before it sleeps.
+// BusyPoll: whether a worker polls for events before it sleeps.
 //
 // On a virtual machine whose idle vCPUs halt at once, waking a sleeping
 // thread costs the waker a VM exit and the woken thread tens of µs
@@ -6,14 +6,15 @@
 // one CPU, 60 µs across two). A worker that polls epoll for a short window
 // after a batch, yielding the CPU to any runnable thread between polls, is
 // found awake by the next request or response, and its peers' writes wake
-// nobody. The window adapts like the kernel's cpuidle haltpoll governor, so
-// a router with sparse traffic stops polling and a busy one keeps at it:
-//  - the next event came while polling: the window stays;
-//  - it came after the window but within `max_us`: the window grows
-//    (doubles, at least max_us / 4) up to max_us;
-//  - it came later than max_us (or not at all): the window shrinks (halves;
-//    below max_us / 4 it is 0).
-// Measured in docs/benchmarks.md ("Polling before sleeping").
+// nobody. A poll that runs out costs its whole window of CPU, so the loop
+// polls only while most waits would end inside the window: each wait scores
+// +1 when its events came within `max_us` of the end of the batch and
+// kMissCost below when they came later or not at all; the score stays in
+// [kScoreMin, kScoreMax], and the loop polls for `max_us` while it is
+// above 0. So polling pays when more than two waits in three end in time
+// (a busy closed loop of queries); a loop whose events come a millisecond
+// apart (new connections: the client's SCRAM proof) or an idle one sleeps
+// at once. Measured in docs/benchmarks.md ("Polling before sleeping").
 // Thread-safety: none; one per event loop. Pure: the caller measures time.
 #pragma once
 
@@ -27,32 +28,34 @@ inline constexpr int kMaxBusyPollUs = 10000;
 
 class BusyPoll {
  public:
-  /// `max_us`: the longest window (the spec's busy_poll_us); 0 = never poll.
+  /// What a wait whose events came later than `max_us` takes off the score
+  /// (one that came in time adds 1): the break-even hit rate is 2/3.
+  static constexpr int kMissCost = 2;
+  /// Bounds of the score: from fully open, 4 late waits in a row stop the
+  /// polling; from idle, 9 waits in time start it.
+  static constexpr int kScoreMax = 8;
+  static constexpr int kScoreMin = -8;
+
+  /// `max_us`: the window (the spec's busy_poll_us), µs; 0 = never poll.
   explicit BusyPoll(int64_t max_us) : max_us_(std::max<int64_t>(max_us, 0)) {}
 
   /// Whether this loop polls at all (max_us > 0).
   bool enabled() const { return max_us_ > 0; }
 
   /// µs to poll after the current batch before a blocking wait; 0 = none.
-  int64_t window_us() const { return window_us_; }
+  int64_t window_us() const { return score_ > 0 ? max_us_ : 0; }
 
   /// Records one wait: `waited_us` from the end of the last batch until the
-  /// next events were fetched (or the wait timed out without any), and
-  /// whether the polling found them (`caught`).
-  void Observe(int64_t waited_us, bool caught) {
-    if (max_us_ == 0 || caught) return;
-    const int64_t start = std::max<int64_t>(max_us_ / 4, 1);
-    if (waited_us <= max_us_) {
-      window_us_ = std::min(std::max(window_us_ * 2, start), max_us_);
-    } else {
-      window_us_ /= 2;
-      if (window_us_ < start) window_us_ = 0;
-    }
+  /// next events were fetched (a poll's or a blocking wait's), or more than
+  /// max_us when the wait timed out without any.
+  void Observe(int64_t waited_us) {
+    if (max_us_ == 0) return;
+    score_ = std::clamp(score_ + (waited_us <= max_us_ ? 1 : -kMissCost), kScoreMin, kScoreMax);
   }
 
  private:
   int64_t max_us_;
-  int64_t window_us_ = 0;
+  int score_ = 0;  // a fresh loop sleeps at once
 };
 
 }  // namespace tusk::router

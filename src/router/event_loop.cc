@@ -103,17 +103,15 @@ int EventLoop::Wait(epoll_event* events, int max_events, int timeout_ms) {
   const int64_t window_us = timeout_ms > 0 ? busy_poll_.window_us() : 0;
   const int64_t start_us = busy_poll_.enabled() ? ReadClockUs() : 0;
   int n = epoll_wait(epfd_, events, max_events, window_us > 0 ? 0 : timeout_ms);
-  bool caught = window_us > 0 && n > 0;
   while (window_us > 0 && n == 0 && ReadClockUs() - start_us < window_us) {
     // Any runnable thread on this CPU goes first: the poll uses idle time.
     sched_yield();
     n = epoll_wait(epfd_, events, max_events, 0);
-    caught = n > 0;
   }
   if (window_us > 0 && n == 0) n = epoll_wait(epfd_, events, max_events, timeout_ms);
   SetBatchTime();
   if (busy_poll_.enabled()) {
-    busy_poll_.Observe(n > 0 ? NowUs() - start_us : std::numeric_limits<int64_t>::max(), caught);
+    busy_poll_.Observe(n > 0 ? NowUs() - start_us : std::numeric_limits<int64_t>::max());
   }
   return n;
 }

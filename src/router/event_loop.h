@@ -63,9 +63,9 @@ class EventLoop {
   void Remove(int fd);
   /// Runs until Stop(); calls `tick` every kTickMs on the loop thread.
   void Run(const std::function<void()>& tick);
-  /// After a batch, poll for events for up to `max_us` (µs; the window is
-  /// adapted by BusyPoll, and the CPU yielded between polls) before sleeping;
-  /// 0 = sleep at once (the default).
+  /// After a batch, poll for events for up to `max_us` (µs; only while
+  /// BusyPoll finds that most waits end that soon, and the CPU yielded
+  /// between polls) before sleeping; 0 = sleep at once (the default).
   /// REQUIRES: on the loop thread, or before Run().
   void SetBusyPoll(int64_t max_us) { busy_poll_ = BusyPoll(max_us); }
   /// Queues `task` to run on the loop thread. Thread-safe.
@@ -84,7 +84,7 @@ class EventLoop {
  private:
   void DrainTasks();
   /// epoll_wait for up to `timeout_ms`, first polling for the busy-poll
-  /// window; records the wait in busy_poll_. Returns epoll_wait's count.
+  /// window if it is open; records the wait in busy_poll_. Returns epoll_wait's count.
   int Wait(epoll_event* events, int max_events, int timeout_ms);
   int epfd_ = -1;
   int wakefd_ = -1;

@@ -119,56 +119,68 @@ TEST(PipelineDepthTest, NeverAboveAMaximumBelowTwo) {
   EXPECT_EQ(PipelineDepthFor(1, 500), 1);
 }
 
-TEST(BusyPollTest, StartsAsleepAndGrowsWhileEventsComeWithinTheMaximum) {
+// How many of `waits` left the window open, observing each in turn.
+int PollingAfter(BusyPoll& p, const std::vector<int64_t>& waits) {
+  int open = 0;
+  for (int64_t w : waits) {
+    p.Observe(w);
+    if (p.window_us() > 0) ++open;
+  }
+  return open;
+}
+
+std::vector<int64_t> Repeat(std::vector<int64_t> pattern, int times) {
+  std::vector<int64_t> out;
+  for (int i = 0; i < times; ++i) out.insert(out.end(), pattern.begin(), pattern.end());
+  return out;
+}
+
+constexpr int64_t kNoEvent = std::numeric_limits<int64_t>::max();  // a timed-out wait
+
+TEST(BusyPollTest, StartsAsleepAndPollsForTheWholeMaximumOnceWaitsEndInTime) {
   BusyPoll p(200);
   EXPECT_TRUE(p.enabled());
   EXPECT_EQ(p.window_us(), 0);  // a fresh loop sleeps at once
-  p.Observe(30, false);         // woken within 200 µs: poll from now on
-  EXPECT_EQ(p.window_us(), 50);
-  p.Observe(120, false);  // the poll ran out 70 µs too early: double
-  EXPECT_EQ(p.window_us(), 100);
-  p.Observe(150, false);
+  p.Observe(30);                // the next events came within 200 µs
   EXPECT_EQ(p.window_us(), 200);
-  p.Observe(199, false);
-  EXPECT_EQ(p.window_us(), 200);  // capped at the maximum
+  p.Observe(200);  // exactly the maximum is in time
+  EXPECT_EQ(p.window_us(), 200);
 }
 
-TEST(BusyPollTest, AnEventCaughtByThePollKeepsTheWindow) {
-  BusyPoll p(200);
-  p.Observe(10, false);
+TEST(BusyPollTest, PollsOnlyWhileMoreThanTwoWaitsInThreeEndInTime) {
+  // Three in time, one late (a busy closed loop): stays open.
+  BusyPoll busy(50);
+  EXPECT_EQ(PollingAfter(busy, Repeat({10, 20, 5, 400}, 100)), 400);
+  // One in time, one late (new connections: a login's quick steps between
+  // the client's slow SCRAM work): never opens for long.
+  BusyPoll logins(50);
+  EXPECT_LE(PollingAfter(logins, Repeat({10, 900}, 200)), 1);
+  // Two in time, one late: the break-even, the score does not climb.
+  BusyPoll even(50);
+  EXPECT_LE(PollingAfter(even, Repeat({10, 10, 900}, 100)), 200);
+  EXPECT_LE(PollingAfter(even, {900}), 0);
+}
+
+TEST(BusyPollTest, AnIdleLoopStopsPollingAfterFourTimeouts) {
+  BusyPoll p(50);
+  PollingAfter(p, Repeat({5}, 100));  // fully open
   ASSERT_EQ(p.window_us(), 50);
-  for (int i = 0; i < 100; ++i) p.Observe(i % 50, true);
-  EXPECT_EQ(p.window_us(), 50);
-  // Caught late (the thread yielded to others for a whole slice): still a catch.
-  p.Observe(5000, true);
-  EXPECT_EQ(p.window_us(), 50);
-}
-
-TEST(BusyPollTest, SparseEventsShrinkTheWindowToNothing) {
-  BusyPoll p(200);
-  p.Observe(10, false);
-  p.Observe(60, false);
-  p.Observe(160, false);
-  ASSERT_EQ(p.window_us(), 200);
-  p.Observe(1000, false);  // later than the maximum: halve
-  EXPECT_EQ(p.window_us(), 100);
-  p.Observe(1000, false);
-  EXPECT_EQ(p.window_us(), 50);
-  p.Observe(std::numeric_limits<int64_t>::max(), false);  // a timeout, no event
-  EXPECT_EQ(p.window_us(), 0);                            // below max / 4: off
-  p.Observe(1000, false);
+  EXPECT_EQ(PollingAfter(p, {kNoEvent, kNoEvent, kNoEvent}), 3);
+  p.Observe(kNoEvent);
   EXPECT_EQ(p.window_us(), 0);
+  EXPECT_EQ(PollingAfter(p, Repeat({kNoEvent}, 1000)), 0);
+  // A burst of traffic after the idle spell: the ninth wait in time reopens.
+  EXPECT_EQ(PollingAfter(p, Repeat({3}, 8)), 0);
+  p.Observe(3);
+  EXPECT_EQ(p.window_us(), 50);
 }
 
 TEST(BusyPollTest, ZeroMaximumNeverPolls) {
   BusyPoll p(0);
   EXPECT_FALSE(p.enabled());
-  for (int64_t waited : {0, 1, 10, 1000}) {
-    p.Observe(waited, false);
-    EXPECT_EQ(p.window_us(), 0);
-  }
+  EXPECT_EQ(PollingAfter(p, Repeat({0, 1, 10, 1000}, 10)), 0);
   BusyPoll tiny(1);  // the smallest maximum still polls
-  tiny.Observe(1, false);
+  tiny.Observe(1);
   EXPECT_EQ(tiny.window_us(), 1);
 }
 
