@@ -56,6 +56,8 @@ router::RouterSpec RouterSpecFor(const config::Instance& instance, const postgre
   s.pipeline_depth = r.pipeline_depth;
   s.pipeline_busy_limit_ms = r.pipeline_busy_limit_ms;
   s.busy_poll_us = r.busy_poll_us;
+  s.sched_policy = r.sched_policy == config::RouterSchedPolicy::kNormal ? sys::SchedPolicy::kNormal
+                                                                        : sys::SchedPolicy::kBatch;
   s.max_message_bytes = static_cast<uint32_t>(r.max_message_bytes);  // the loader caps it at 1GB
   switch (r.client_auth) {
     case config::RouterClientAuth::kScramSha256:

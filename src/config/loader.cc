@@ -874,6 +874,7 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
                   "pipeline_depth",
                   "pipeline_busy_limit",
                   "busy_poll_us",
+                  "sched_policy",
                   "client_auth",
                   "admin_roles",
                   "tls",
@@ -938,6 +939,12 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
   if (r.pipeline_depth > 0 && r.mode == RouterMode::kSession) {
     Fail(f.Get("pipeline_depth"), Child(path, "pipeline_depth"),
          "needs mode: transaction (a session holds its server connection)");
+  }
+  if (f.Has("sched_policy")) {
+    r.sched_policy =
+        OneOf(f.Get("sched_policy"), Child(path, "sched_policy"), {"normal", "batch"}) == 0
+            ? RouterSchedPolicy::kNormal
+            : RouterSchedPolicy::kBatch;
   }
   if (f.Has("client_auth")) {
     static const RouterClientAuth kAuth[] = {RouterClientAuth::kScramSha256, RouterClientAuth::kMd5,

@@ -110,6 +110,8 @@ enum class RouterMode { kSession, kTransaction };
 enum class RouterClientAuth { kScramSha256, kMd5, kPlain };
 /// Client-side TLS of the router: refused, offered, or mandatory.
 enum class RouterTlsMode { kDisable, kAllow, kRequire };
+/// Linux scheduling policy of the router's workers: SCHED_OTHER or SCHED_BATCH.
+enum class RouterSchedPolicy { kNormal, kBatch };
 
 /// A PostgreSQL server the router may send read-only connections to.
 struct RouterBackend {
@@ -144,6 +146,9 @@ struct Router {
   /// The longest a router worker polls for events before it sleeps
   /// (`busy_poll_us`), µs; 0 = never.
   int busy_poll_us = 50;
+  /// The workers' scheduling policy (`sched_policy`): batch = their wake-ups
+  /// do not preempt the task running on the CPU.
+  RouterSchedPolicy sched_policy = RouterSchedPolicy::kBatch;
   RouterClientAuth client_auth = RouterClientAuth::kScramSha256;
   std::vector<std::string> admin_roles;  ///< resolved: [superuser] when not given
   RouterTlsMode tls_mode = RouterTlsMode::kAllow;

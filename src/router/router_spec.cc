@@ -122,9 +122,11 @@ Backend ParseBackend(const json& j, const std::string& path) {
 const std::vector<std::string> kModes = {"session", "transaction"};
 const std::vector<std::string> kAuths = {"scram-sha-256", "md5", "plain"};
 const std::vector<std::string> kTlsModes = {"disable", "allow", "require"};
+const std::vector<std::string> kSchedPolicies = {"normal", "batch"};
 static_assert(static_cast<int>(PoolMode::kTransaction) == 1);
 static_assert(static_cast<int>(ClientAuth::kPlain) == 2);
 static_assert(static_cast<int>(TlsMode::kRequire) == 2);
+static_assert(static_cast<int>(sys::SchedPolicy::kBatch) == 1);
 
 RouterSpec Parse(const json& doc) {
   Object o(doc, "",
@@ -146,6 +148,7 @@ RouterSpec Parse(const json& doc) {
             "pipeline_depth",
             "pipeline_busy_limit_ms",
             "busy_poll_us",
+            "sched_policy",
             "max_message_bytes",
             "client_auth",
             "admin_roles",
@@ -188,6 +191,8 @@ RouterSpec Parse(const json& doc) {
   s.pipeline_busy_limit_ms =
       o.Integer("pipeline_busy_limit_ms", 1, kInt64Max, s.pipeline_busy_limit_ms);
   s.busy_poll_us = static_cast<int>(o.Integer("busy_poll_us", 0, kMaxBusyPollUs, s.busy_poll_us));
+  s.sched_policy = static_cast<sys::SchedPolicy>(
+      o.Enum("sched_policy", kSchedPolicies, static_cast<size_t>(s.sched_policy)));
   if (s.pipeline_depth > 0 && s.mode != PoolMode::kTransaction) {
     Bad("pipeline_depth", "needs mode transaction");
   }
@@ -297,6 +302,7 @@ std::string RenderRouterSpec(const RouterSpec& s) {
       {"pipeline_depth", s.pipeline_depth},
       {"pipeline_busy_limit_ms", s.pipeline_busy_limit_ms},
       {"busy_poll_us", s.busy_poll_us},
+      {"sched_policy", kSchedPolicies[static_cast<size_t>(s.sched_policy)]},
       {"max_message_bytes", s.max_message_bytes},
       {"client_auth", kAuths[static_cast<size_t>(s.client_auth)]},
       {"admin_roles", s.admin_roles},

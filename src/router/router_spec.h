@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "sys/sched_policy.h"
 
 namespace tusk::router {
 
@@ -59,6 +60,10 @@ struct RouterSpec {
   /// The longest a worker polls for events after a batch before it sleeps
   /// (busy_poll.h), µs; 0 = never. A reload applies it (Worker::Reconfigure).
   int busy_poll_us = 50;
+  /// The workers' scheduling policy (sys/sched_policy.h): batch keeps a
+  /// worker's wake-up from preempting the client or PostgreSQL backend that
+  /// just sent it data (docs/router.md). A reload applies it.
+  sys::SchedPolicy sched_policy = sys::SchedPolicy::kBatch;
   uint32_t max_message_bytes = 64u << 20;  ///< larger messages are 08P01
   ClientAuth client_auth = ClientAuth::kScramSha256;
   std::vector<std::string> admin_roles;  ///< may use the `tusk` admin database

@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "router/client.h"
 #include "router/pipeline_depth.h"
 #include "router/server.h"
+#include "sys/sched_policy.h"
 
 namespace tusk::router {
 
@@ -46,7 +48,23 @@ Status Worker::Init(const std::vector<Listener>& listeners) {
 }
 
 void Worker::Start() {
-  thread_ = std::thread([this] { loop_.Run([this] { Tick(); }); });
+  thread_ = std::thread([this] {
+    // "tusk-worker-N" in top -H, ps -T and /proc/PID/task/*/comm (15 bytes at most).
+    pthread_setname_np(pthread_self(), ("tusk-worker-" + std::to_string(index_ % 1000)).c_str());
+    ApplySchedPolicy();
+    loop_.Run([this] { Tick(); });
+  });
+}
+
+void Worker::ApplySchedPolicy() {
+  sys::SchedPolicy want = shared_->settings()->spec.sched_policy;
+  if (want == sched_policy_) return;
+  Status st = sys::SetThreadSchedPolicy(want);
+  if (!st.ok()) {
+    RouterLog("worker " + std::to_string(index_) + ": " + st.message());
+    return;
+  }
+  sched_policy_ = want;
 }
 
 void Worker::Join() {
@@ -395,6 +413,7 @@ void Worker::Kick(const std::shared_ptr<Pool>& pool) {
 void Worker::Reconfigure() {
   auto settings = shared_->settings();
   loop_.SetBusyPoll(settings->spec.busy_poll_us);
+  ApplySchedPolicy();
   auto in_set = [&](const Backend& b) {
     if (b == settings->spec.primary) return true;
     return std::find(settings->spec.standbys.begin(), settings->spec.standbys.end(), b) !=

@@ -29,6 +29,7 @@
 
 #include "router/event_loop.h"
 #include "router/shared_state.h"
+#include "sys/sched_policy.h"
 
 namespace tusk::router {
 
@@ -93,7 +94,8 @@ class Worker {
   /// On this worker's thread: takes `client` from the incoming list into
   /// the client table. false when it is not there (not handed here).
   bool Adopt(ClientConn* client);
-  /// Retires servers whose backend left the set (reload).
+  /// Applies a reloaded spec on this worker's thread: busy_poll_us and
+  /// sched_policy; retires servers whose backend left the set.
   void Reconfigure();
   /// Rows for SHOW CLIENTS / SHOW SERVERS of this worker.
   std::vector<ConnectionRow> ClientRows();
@@ -137,11 +139,17 @@ class Worker {
   /// Read-only pools: closes idle connections to the primary when a standby is up.
   void DropPrimaryFromReadOnly(LocalPool& lp);
   void AdoptClient(const std::shared_ptr<ClientConn>& client);
+  /// Sets this thread's scheduling policy to the spec's when it differs;
+  /// a failure is logged and the thread keeps its policy.
+  /// REQUIRES: on this worker's thread.
+  void ApplySchedPolicy();
 
   int index_;
   SharedState* shared_;
   EventLoop loop_;
   std::thread thread_;
+  /// The policy this thread runs with (threads start SCHED_OTHER).
+  sys::SchedPolicy sched_policy_ = sys::SchedPolicy::kNormal;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> clients_;
   std::unordered_map<uint64_t, std::shared_ptr<ServerConn>> servers_;

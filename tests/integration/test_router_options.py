@@ -2,8 +2,9 @@
 on: `client_auth: md5` and `plain` (switched by `tusk up`, which reloads the
 router), `server_tls` (pg_hba.conf refuses the application role anything
 but TLS, so only an encrypted router login can work), `server_lifetime`
-(old server connections are closed once idle, never inside a transaction)
-and `busy_poll_us` (a busy router polls, an idle one stops).
+(old server connections are closed once idle, never inside a transaction),
+`busy_poll_us` (a busy router polls, an idle one stops) and `sched_policy`
+(the workers' Linux scheduling policy, switched by a reload).
 """
 import glob
 import hashlib
@@ -61,6 +62,7 @@ class RouterOptionsTest(RouterCase):
         server_tls: true
         server_lifetime: 1s
         busy_poll_us: 10000
+        sched_policy: batch
         tls: {mode: disable}
         admin_roles: [postgres]
         """
@@ -202,6 +204,42 @@ class RouterOptionsTest(RouterCase):
                             f"after busy_poll_us: 0\n{self.router_log()}")
         finally:
             self.set_router_option("busy_poll_us", 10000)
+
+    def worker_policies(self):
+        """{thread name: scheduling policy} of the router's worker threads
+        (field 41 of /proc/PID/task/TID/stat: 0 = SCHED_OTHER, 3 = SCHED_BATCH)."""
+        policies = {}
+        for task in glob.glob(f"/proc/{self.router_pid()}/task/*"):
+            try:
+                with open(task + "/comm") as f:
+                    name = f.read().strip()
+                with open(task + "/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except FileNotFoundError:  # a short-lived thread (cancel) ended
+                continue
+            if name.startswith("tusk-worker-"):
+                policies[name] = int(fields[38])
+        return policies
+
+    def test_sched_policy_applies_to_every_worker_and_reloads(self):
+        SCHED_OTHER, SCHED_BATCH = 0, 3
+        workers = self.worker_policies()
+        self.assertGreaterEqual(len(workers), 1, self.router_log())
+        self.assertEqual(set(workers.values()), {SCHED_BATCH}, workers)
+        kept = self.connect()
+        kept.autocommit = True
+        self.set_router_option("sched_policy", "normal")
+        try:
+            self.assertTrue(
+                wait_until(lambda: set(self.worker_policies().values()) == {SCHED_OTHER},
+                           timeout=15), f"{self.worker_policies()}\n{self.router_log()}")
+            self.assertEqual(self.worker_policies().keys(), workers.keys())
+            self.assertEqual(self.scalar(kept, "SELECT 3"), 3)  # the reload dropped no client
+        finally:
+            self.set_router_option("sched_policy", "batch")
+        self.assertTrue(
+            wait_until(lambda: set(self.worker_policies().values()) == {SCHED_BATCH}, timeout=15),
+            self.worker_policies())
 
     def test_server_connections_use_tls(self):
         # pg_hba.conf refuses `app` without TLS ...

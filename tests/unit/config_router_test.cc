@@ -77,6 +77,7 @@ TEST(ConfigRouter, Defaults) {
   EXPECT_EQ(rt.pipeline_depth, 0);
   EXPECT_EQ(rt.pipeline_busy_limit_ms, 1);
   EXPECT_EQ(rt.busy_poll_us, 50);
+  EXPECT_EQ(rt.sched_policy, RouterSchedPolicy::kBatch);
   EXPECT_EQ(rt.client_auth, RouterClientAuth::kScramSha256);
   EXPECT_EQ(rt.admin_roles, (std::vector<std::string>{"postgres"}));
   EXPECT_EQ(rt.tls_mode, RouterTlsMode::kAllow);
@@ -210,6 +211,9 @@ TEST(ConfigRouter, Errors) {
   ExpectError(WithRouter("      port: 6432\n      mode: session\n      pipeline_depth: 4\n"),
               "t.yaml:14:23: instances[0].router.pipeline_depth",
               "needs mode: transaction (a session holds its server connection)");
+  ExpectError(WithRouter("      port: 6432\n      sched_policy: idle\n"),
+              "t.yaml:13:21: instances[0].router.sched_policy",
+              "must be normal or batch, got \"idle\"");
   ExpectError(WithRouter("      port: 6432\n      client_auth: trust\n"),
               "t.yaml:13:20: instances[0].router.client_auth",
               "must be one of scram-sha-256, md5, plain, got \"trust\"");

@@ -36,6 +36,7 @@ RouterSpec Full() {
   s.server_lifetime_ms = 4;
   s.server_idle_timeout_ms = 5;
   s.connect_timeout_ms = 6;
+  s.sched_policy = sys::SchedPolicy::kNormal;
   s.max_message_bytes = 1u << 20;
   s.client_auth = ClientAuth::kMd5;
   s.admin_roles = {"postgres", "ops"};
@@ -75,6 +76,7 @@ void ExpectSame(const RouterSpec& a, const RouterSpec& b) {
   EXPECT_EQ(a.pipeline_depth, b.pipeline_depth);
   EXPECT_EQ(a.pipeline_busy_limit_ms, b.pipeline_busy_limit_ms);
   EXPECT_EQ(a.busy_poll_us, b.busy_poll_us);
+  EXPECT_EQ(a.sched_policy, b.sched_policy);
   EXPECT_EQ(a.max_message_bytes, b.max_message_bytes);
   EXPECT_EQ(a.client_auth, b.client_auth);
   EXPECT_EQ(a.admin_roles, b.admin_roles);
@@ -142,6 +144,7 @@ TEST(RouterSpec, MinimalSpecGetsDefaults) {
   EXPECT_EQ(s->pipeline_depth, 0);
   EXPECT_EQ(s->pipeline_busy_limit_ms, 1);
   EXPECT_EQ(s->busy_poll_us, 50);
+  EXPECT_EQ(s->sched_policy, sys::SchedPolicy::kBatch);
 }
 
 /// Full() rendered, with `key` replaced by `value` (or removed when value is discarded).
@@ -197,6 +200,8 @@ TEST(RouterSpec, Errors) {
   ExpectError(Edited("admin_roles", "postgres"), "router spec: admin_roles: expected an array");
   ExpectError(Edited("admin_roles", json::array({"a", ""})),
               "router spec: admin_roles[1]: must not be empty");
+  ExpectError(Edited("sched_policy", "fifo"),
+              "router spec: sched_policy: must be one of normal, batch, got \"fifo\"");
   ExpectError(Edited("tls_mode", true), "router spec: tls_mode: expected a string");
   ExpectError(Edited("tls_mode", "verify"),
               "router spec: tls_mode: must be one of disable, allow, require, got \"verify\"");
@@ -460,11 +465,13 @@ TEST(RouterSpecFromConfig, WildcardListenAndNoTls) {
 TEST(RouterSpecFromConfig, Pipeline) {
   RouterSpec s = SpecFromConfig(R"(instances:
   - name: main
-    router: {port: 6432, pipeline_depth: 16, pipeline_busy_limit: 5ms, busy_poll_us: 200}
+    router: {port: 6432, pipeline_depth: 16, pipeline_busy_limit: 5ms, busy_poll_us: 200,
+             sched_policy: normal}
 )");
   EXPECT_EQ(s.pipeline_depth, 16);
   EXPECT_EQ(s.pipeline_busy_limit_ms, 5);
   EXPECT_EQ(s.busy_poll_us, 200);
+  EXPECT_EQ(s.sched_policy, sys::SchedPolicy::kNormal);
 }
 
 }  // namespace
