@@ -9,8 +9,9 @@ max_wal_size 4GB) with a role `bench` and `pgbench -i -s 10`. In front of it run
     pg_authid in its auth_file, connection logging off;
   * tusk's router (`tusk router --spec FILE`): mode transaction, pool_size POOL, TLS
     disabled, client_auth scram-sha-256, workers = CPUs (the spec default; --router-workers),
-    pipeline_depth 8 (--pipeline-depth; 0 turns pipelining off), busy_poll_us as the
-    spec's default (--busy-poll-us N sets it; 0 turns polling off).
+    pipeline_depth 8 (--pipeline-depth; 0 turns pipelining off), busy_poll_us and
+    sched_policy as the spec's defaults (--busy-poll-us N sets it, 0 turns polling off;
+    --sched-policy normal|batch).
 Both poolers reach PostgreSQL over its unix socket (--server-socket tcp: 127.0.0.1).
 pgbench always connects over TCP to 127.0.0.1, to each of the three targets in turn:
   * -S (select only) and TPC-B-like, -M simple and -M prepared, at 10/50/100/500
@@ -266,7 +267,9 @@ def start_pgbouncer(root, pg, pool, server_socket):
 
 
 def start_router(root, tusk, pg, pool, server_socket, tag, workers=0, pipeline_depth=0,
-                 busy_poll_us=None):
+                 options=None):
+    """Starts `tusk router` with a spec for `pg`; `options` ({spec key: value})
+    overrides or adds spec keys (busy_poll_us, sched_policy)."""
     d = os.path.join(root, f"router-{tag}")
     os.makedirs(d)
     port = free_port()
@@ -285,14 +288,19 @@ def start_router(root, tusk, pg, pool, server_socket, tag, workers=0, pipeline_d
         "status_file": os.path.join(d, "status.json"),
         "pid_file": os.path.join(d, "router.pid"),
     }
-    if busy_poll_us is not None:
-        spec["busy_poll_us"] = busy_poll_us
+    spec.update(options or {})
     with open(spec_file, "w") as f:
         json.dump(spec, f, indent=2)
     r = Pooler("tusk router", [tusk, "router", "--spec", spec_file], port,
                os.path.join(d, "router.log"))
     r.start()
     return r
+
+
+def router_options(args):
+    """The spec keys the command line sets: {} when it sets none."""
+    options = {"busy_poll_us": args.busy_poll_us, "sched_policy": args.sched_policy}
+    return {k: v for k, v in options.items() if v is not None}
 
 
 # ---------------------------------------------------------------- pgbench
@@ -743,7 +751,8 @@ def run_memory(args, pg, tusk, root, tusk_error):
     if tusk_error is None:
         factories.append(("tusk", lambda: start_router(root, tusk, pg, POOL, args.server_socket,
                                                        "mem", args.router_workers,
-                                                       args.pipeline_depth, args.busy_poll_us)))
+                                                       args.pipeline_depth,
+                                                       router_options(args))))
     os.makedirs(root + "/mem", exist_ok=True)
     for name, factory in factories:
         try:
@@ -870,6 +879,8 @@ def main():
                     help="the router's pipeline_depth (0: off; default 8)")
     ap.add_argument("--busy-poll-us", type=int, default=None,
                     help="the router's busy_poll_us (0: off; default: the spec's default)")
+    ap.add_argument("--sched-policy", choices=("batch", "normal"), default=None,
+                    help="the router workers' sched_policy (default: the spec's default)")
     ap.add_argument("--server-socket", choices=("unix", "tcp"), default="unix",
                     help="how both poolers reach PostgreSQL")
     ap.add_argument("--trace-connect", action="store_true",
@@ -924,7 +935,7 @@ def main():
         try:
             poolers["tusk"] = start_router(root, tusk, pg, POOL, args.server_socket, "bench",
                                            args.router_workers, args.pipeline_depth,
-                                           args.busy_poll_us)
+                                           router_options(args))
         except (RuntimeError, OSError) as e:
             poolers["tusk"] = None
             notes["tusk-start"] = str(e)
@@ -976,6 +987,7 @@ def main():
           f"{args.router_workers or f'{os.cpu_count()} (CPUs)'}, router pipeline_depth "
           f"{args.pipeline_depth or 'off'}, router busy_poll_us "
           f"{'default' if args.busy_poll_us is None else args.busy_poll_us or 'off'}, "
+          f"router sched_policy {args.sched_policy or 'default'}, "
           f"poolers -> PostgreSQL over "
           f"{'the unix socket' if args.server_socket == 'unix' else 'TCP'}")
     print(f"PostgreSQL {getattr(pg, 'version', '?')}; {pgbouncer_version()}; "
