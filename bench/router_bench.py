@@ -315,6 +315,7 @@ class Result:
         self.cpu_us = None  # the pooler's CPU µs per transaction (poolers only)
         self.conn_ms = None  # pgbench's average connection time (-C only)
         self.trace = []  # lo_trace pairs (answer ms, pickup ms) (--trace-connect only)
+        self.round_p99 = []  # each round's p99 (µs), in round order (combined results)
 
 
 def combine(rounds):
@@ -333,6 +334,7 @@ def combine(rounds):
     if all(r.conn_ms is not None for r in rounds):
         out.conn_ms = sum(r.conn_ms for r in rounds) / len(rounds)
     out.trace = [x for r in rounds for x in r.trace]
+    out.round_p99 = [r.p99 for r in rounds]
     return out
 
 
@@ -632,6 +634,29 @@ def print_table(points, results):
         for t in TARGETS:
             if t in res and res[t].trace:
                 print(f"-S -C trace, {t:<9}: {lo_summary(res[t].trace)}")
+    for line in p99_round_lines(points, results):
+        print(line)
+
+
+def p99_round_lines(points, results):
+    """For each row whose p99 goal missed: both poolers' p99 round by round,
+    and in how many rounds tusk's was the lower, to tell a tie within the
+    rounds' spread from a loss in every round."""
+    lines = []
+    for point in points:
+        res = results.get(point, {})
+        if ("p99<=pgbouncer", False) not in goals(point, res):
+            continue
+        b, t = res["pgbouncer"], res["tusk"]
+        if not (ok(b) and ok(t)) or len(b.round_p99) != len(t.round_p99):
+            continue
+        wins = sum(x <= y for x, y in zip(t.round_p99, b.round_p99))
+        fmt = lambda xs: " / ".join(f"{x / 1000:.2f}" for x in xs)
+        workload, mode, clients = point
+        lines.append(f"p99 per round (ms), {WORKLOAD_NAMES[workload]} {mode} {clients}: "
+                     f"pgbouncer {fmt(b.round_p99)}, tusk {fmt(t.round_p99)}; tusk's lower "
+                     f"or equal in {wins} of {len(t.round_p99)}")
+    return lines
 
 
 def pgbouncer_version():
