@@ -22,6 +22,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -148,8 +149,9 @@ class Worker {
   SharedState* shared_;
   EventLoop loop_;
   std::thread thread_;
-  /// The policy this thread runs with (threads start SCHED_OTHER).
-  sys::SchedPolicy sched_policy_ = sys::SchedPolicy::kNormal;
+  /// The policy this thread was last set to; none before the first call
+  /// (a thread starts with its creator's policy, whatever that is).
+  std::optional<sys::SchedPolicy> sched_policy_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> clients_;
   std::unordered_map<uint64_t, std::shared_ptr<ServerConn>> servers_;
