@@ -10,12 +10,10 @@
 namespace tusk::sys {
 
 Status SetThreadSchedPolicy(SchedPolicy policy) {
-  sched_param param{};
-  param.sched_priority = 0;
-  int native = policy == SchedPolicy::kBatch ? SCHED_BATCH : SCHED_OTHER;
-  if (sched_setscheduler(0, native, &param) != 0) {
-    return Internal(std::string("sched_setscheduler(") +
-                    (policy == SchedPolicy::kBatch ? "SCHED_BATCH" : "SCHED_OTHER") +
+  const bool batch = policy == SchedPolicy::kBatch;
+  sched_param param{};  // static priority 0, the only one these policies take
+  if (sched_setscheduler(0, batch ? SCHED_BATCH : SCHED_OTHER, &param) != 0) {
+    return Internal(std::string("sched_setscheduler(") + (batch ? "SCHED_BATCH" : "SCHED_OTHER") +
                     "): " + std::strerror(errno));
   }
   return Status::Ok();
