@@ -45,6 +45,9 @@ class SettingsTest(RouterCase):
         pool_size: 10
         tls: {mode: disable}
         """
+    parameters = """
+        max_prepared_transactions: 4
+        """
 
     @classmethod
     def setUpClass(cls):
@@ -178,6 +181,28 @@ class SettingsTest(RouterCase):
         self.elsewhere(a)
         self.assertEqual(self.show(a, "statement_timeout"), "0")
         self.assertEqual(self.show(a, "lock_timeout"), "2222ms")
+
+    def test_prepare_transaction_keeps_the_sets_as_commit_does(self):
+        """PREPARE TRANSACTION ends the block and keeps its SETs, as COMMIT
+        does; one that fails (a gid in use) rolls them back."""
+        direct = psycopg2.connect(self.direct_dsn())
+        self.addCleanup(direct.close)
+        direct.autocommit = True
+        a = self.session()
+        with a.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SET app.prepared = 'kept'")
+            cur.execute("PREPARE TRANSACTION 'tusk_settings_p1'")
+            self.addCleanup(lambda: direct.cursor().execute(
+                "ROLLBACK PREPARED 'tusk_settings_p1'"))
+            cur.execute("BEGIN")
+            cur.execute("SET app.failed = 'dropped'")
+            with self.assertRaises(psycopg2.errors.DuplicateObject):
+                cur.execute("PREPARE TRANSACTION 'tusk_settings_p1'")
+        self.assertEqual(a.info.transaction_status, psycopg2.extensions.TRANSACTION_STATUS_IDLE)
+        self.elsewhere(a)
+        self.assertEqual(self.show(a, "app.prepared"), "kept")
+        self.assertIn(self.scalar(a, "SELECT current_setting('app.failed', true)"), (None, ""))
 
     def test_savepoints_undo_the_sets_made_after_them(self):
         def custom(conn, name):

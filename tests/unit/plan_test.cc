@@ -559,7 +559,9 @@ TEST(PlanRouterAuth, CreatedWhenMissing) {
   EXPECT_EQ(AuthSteps(p), want);
   // Cluster level (run on `postgres`), after the databases and before anything inside one.
   for (const auto& s : p.steps) {
-    if (s.phase == StepPhase::kRouterAuth) EXPECT_EQ(s.database, "");
+    if (s.phase == StepPhase::kRouterAuth) {
+      EXPECT_EQ(s.database, "");
+    }
   }
   for (size_t i = 1; i < p.steps.size(); ++i) {
     EXPECT_LE(p.steps[i - 1].phase, p.steps[i].phase) << p.steps[i].display;
