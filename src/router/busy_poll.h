@@ -14,7 +14,8 @@
 // above 0. So polling pays when more than two waits in three end in time
 // (a busy closed loop of queries); a loop whose events come a millisecond
 // apart (new connections: the client's SCRAM proof) or an idle one sleeps
-// at once. Measured in docs/benchmarks.md ("Polling before sleeping").
+// at once. Whether polling pays at all on the host is PollTrial's call
+// (poll_trial.h). Measured in docs/benchmarks.md ("Polling before sleeping").
 // Thread-safety: none; one per event loop. Pure: the caller measures time.
 #pragma once
 

@@ -100,7 +100,8 @@ void EventLoop::DrainTasks() {
 }
 
 int EventLoop::Wait(epoll_event* events, int max_events, int timeout_ms) {
-  const int64_t window_us = timeout_ms > 0 ? busy_poll_.window_us() : 0;
+  const int64_t window_us =
+      timeout_ms > 0 && poll_trial_.polling_allowed() ? busy_poll_.window_us() : 0;
   const int64_t start_us = busy_poll_.enabled() ? ReadClockUs() : 0;
   int n = epoll_wait(epfd_, events, max_events, window_us > 0 ? 0 : timeout_ms);
   while (window_us > 0 && n == 0 && ReadClockUs() - start_us < window_us) {
@@ -112,6 +113,7 @@ int EventLoop::Wait(epoll_event* events, int max_events, int timeout_ms) {
   SetBatchTime();
   if (busy_poll_.enabled()) {
     busy_poll_.Observe(n > 0 ? NowUs() - start_us : std::numeric_limits<int64_t>::max());
+    poll_trial_.Update(NowUs(), completed_requests);
   }
   return n;
 }

@@ -4,7 +4,8 @@
 // and get OnEvents() calls on the loop thread. Other threads talk to a loop
 // only through Post(), which queues a closure and wakes the loop via an
 // eventfd. A periodic tick (every kTickMs) drives timeouts. Between batches
-// the loop may poll for events before it sleeps (SetBusyPoll, BusyPoll).
+// the loop may poll for events before it sleeps (SetBusyPoll, BusyPoll,
+// PollTrial).
 // Objects handed to Defer() are destroyed after the current batch of events,
 // so a handler that closes a connection never leaves a dangling pointer in
 // the same batch.
@@ -21,10 +22,15 @@
 
 #include "common/status.h"
 #include "router/busy_poll.h"
+#include "router/poll_trial.h"
 
 struct epoll_event;
 
 namespace tusk::router {
+
+/// Requests completed on this thread (ReadyForQuery forwarded to a client):
+/// the throughput the loop's PollTrial compares. Loop threads only.
+inline thread_local uint64_t completed_requests = 0;
 
 /// Receives readiness events for one fd.
 class IoHandler {
@@ -64,8 +70,9 @@ class EventLoop {
   /// Runs until Stop(); calls `tick` every kTickMs on the loop thread.
   void Run(const std::function<void()>& tick);
   /// After a batch, poll for events for up to `max_us` (µs; only while
-  /// BusyPoll finds that most waits end that soon, and the CPU yielded
-  /// between polls) before sleeping; 0 = sleep at once (the default).
+  /// BusyPoll finds that most waits end that soon and PollTrial that it
+  /// pays, and the CPU yielded between polls) before sleeping; 0 = sleep at
+  /// once (the default).
   /// REQUIRES: on the loop thread, or before Run().
   void SetBusyPoll(int64_t max_us) { busy_poll_ = BusyPoll(max_us); }
   /// Queues `task` to run on the loop thread. Thread-safe.
@@ -95,6 +102,7 @@ class EventLoop {
   std::vector<std::function<void()>> after_batch_;
   std::vector<IoHandler*> batch_end_;
   BusyPoll busy_poll_{0};
+  PollTrial poll_trial_;
 };
 
 }  // namespace tusk::router

@@ -546,6 +546,7 @@ void ServerConn::HandleActive() {
           return;
         }
         tx_ = *tx;
+        ++completed_requests;
         if (pipelining && tx_ != protocol::TxStatus::kIdle) {
           // Only autocommit requests are queued (pipeline_sql.h); one that
           // left a transaction open would put the next client's inside it.

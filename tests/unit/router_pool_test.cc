@@ -1,8 +1,10 @@
 // Unit tests for the router's pure pieces: Buffer, the Pool budget, the
-// pipeline depth that follows the demand and the busy-poll window.
+// pipeline depth that follows the demand, the busy-poll window and the
+// trial that decides whether polling pays.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <limits>
 #include <thread>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "router/buffer.h"
 #include "router/busy_poll.h"
 #include "router/pipeline_depth.h"
+#include "router/poll_trial.h"
 #include "router/pool.h"
 
 namespace tusk::router {
@@ -183,6 +186,85 @@ TEST(BusyPollTest, ZeroMaximumNeverPolls) {
   BusyPoll tiny(1);  // the smallest maximum still polls
   tiny.Observe(1);
   EXPECT_EQ(tiny.window_us(), 1);
+}
+
+// A loop driven by PollTrial for `duration_us` in steps of 100 µs, each
+// completing `rate(allowed, now_us)` requests per µs. Returns the share of
+// the time polling was allowed.
+struct TrialRun {
+  PollTrial trial;
+  int64_t now_us = 1'000'000;
+  double work = 0;
+  double Run(int64_t duration_us, const std::function<double(bool, int64_t)>& rate) {
+    constexpr int64_t kStepUs = 100;
+    int64_t allowed_us = 0;
+    for (int64_t t = 0; t < duration_us; t += kStepUs) {
+      const bool allowed = trial.polling_allowed();
+      if (allowed) allowed_us += kStepUs;
+      work += rate(allowed, now_us) * kStepUs;
+      now_us += kStepUs;
+      trial.Update(now_us, static_cast<uint64_t>(work));
+    }
+    return static_cast<double>(allowed_us) / duration_us;
+  }
+};
+
+constexpr int64_t kTrialUs = PollTrial::kEpochUs * PollTrial::kTrialEpochs;
+
+TEST(PollTrialTest, AllowsPollingUntilTheFirstTrialWhichSplitsItsTimeEvenly) {
+  TrialRun r;
+  EXPECT_TRUE(r.trial.polling_allowed());
+  auto same = [](bool, int64_t) { return 1.0; };
+  EXPECT_EQ(r.Run(PollTrial::kExploitUs - 1000, same), 1.0);
+  EXPECT_FALSE(r.trial.in_trial());
+  r.Run(2000, same);  // the trial starts
+  ASSERT_TRUE(r.trial.in_trial());
+  EXPECT_NEAR(r.Run(kTrialUs - 1000, same), 0.5, 0.02);
+  r.Run(2000, same);
+  EXPECT_FALSE(r.trial.in_trial());
+  EXPECT_TRUE(r.trial.polling_allowed());  // a tie keeps polling
+}
+
+TEST(PollTrialTest, SleepsUntilTheNextTrialWhenNotPollingCompletesMore) {
+  TrialRun r;
+  auto sleeping_wins = [](bool allowed, int64_t) { return allowed ? 1.0 : 1.05; };
+  r.Run(PollTrial::kExploitUs + kTrialUs + 1000, sleeping_wins);
+  EXPECT_FALSE(r.trial.in_trial());
+  EXPECT_FALSE(r.trial.polling_allowed());
+  // Then polling gets faster: the next trial turns it back on.
+  auto polling_wins = [](bool allowed, int64_t) { return allowed ? 1.2 : 1.0; };
+  EXPECT_EQ(r.Run(PollTrial::kExploitUs - 2000, polling_wins), 0.0);
+  r.Run(kTrialUs + 3000, polling_wins);
+  EXPECT_FALSE(r.trial.in_trial());
+  EXPECT_TRUE(r.trial.polling_allowed());
+}
+
+TEST(PollTrialTest, KeepsPollingWithinTheMarginOrOnTooFewRequests) {
+  TrialRun close;  // 1 % faster without polling: within kMargin
+  close.Run(PollTrial::kExploitUs + kTrialUs + 1000,
+            [](bool allowed, int64_t) { return allowed ? 1.0 : 1.01; });
+  EXPECT_TRUE(close.trial.polling_allowed());
+  TrialRun paced;  // 3 % faster without polling, 1,000 requests each way: chance
+  paced.Run(PollTrial::kExploitUs + kTrialUs + 1000,
+            [](bool allowed, int64_t) { return allowed ? 0.00625 : 0.0064375; });
+  EXPECT_TRUE(paced.trial.polling_allowed());
+  TrialRun idle;  // 10x faster without polling, but 40 requests in the trial
+  idle.Run(PollTrial::kExploitUs + kTrialUs + 1000,
+           [](bool allowed, int64_t) { return allowed ? 0.000025 : 0.00025; });
+  EXPECT_TRUE(idle.trial.polling_allowed());
+}
+
+TEST(PollTrialTest, ASteadyDriftInLoadDecidesNothing) {
+  // The load doubles during the trial, the same with and without polling:
+  // in the order ABBA BAAB each way gets as much of the rise.
+  for (double slope : {1.0, -0.5}) {
+    TrialRun r;
+    const int64_t trial_start = r.now_us + PollTrial::kExploitUs;
+    r.Run(PollTrial::kExploitUs + kTrialUs + 1000, [&](bool, int64_t now) {
+      return 1.0 + slope * static_cast<double>(std::max<int64_t>(now - trial_start, 0)) / kTrialUs;
+    });
+    EXPECT_TRUE(r.trial.polling_allowed()) << "slope " << slope;
+  }
 }
 
 }  // namespace
