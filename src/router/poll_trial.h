@@ -14,7 +14,7 @@
 // without it completed more per µs by more than Threshold(); a trial with
 // fewer than kMinWork requests, or a tie, allows polling (BusyPoll then
 // decides per wait, as without trials). A trial spends half its 320 ms the
-// slower way, 8 % of the time. Measured in docs/benchmarks.md ("Trying
+// slower way: 160 ms in every 2.32 s, 7 % of the time. Measured in docs/benchmarks.md ("Trying
 // both ways").
 // Thread-safety: none; one per event loop. Pure: the caller passes the time
 // and its request count.

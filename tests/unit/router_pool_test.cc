@@ -248,7 +248,7 @@ TEST(PollTrialTest, KeepsPollingWithinTheMarginOrOnTooFewRequests) {
   paced.Run(PollTrial::kExploitUs + kTrialUs + 1000,
             [](bool allowed, int64_t) { return allowed ? 0.00625 : 0.0064375; });
   EXPECT_TRUE(paced.trial.polling_allowed());
-  TrialRun idle;  // 10x faster without polling, but 40 requests in the trial
+  TrialRun idle;  // 10x faster without polling, but 44 requests in the trial
   idle.Run(PollTrial::kExploitUs + kTrialUs + 1000,
            [](bool allowed, int64_t) { return allowed ? 0.000025 : 0.00025; });
   EXPECT_TRUE(idle.trial.polling_allowed());
