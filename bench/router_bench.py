@@ -10,8 +10,8 @@ max_wal_size 4GB) with a role `bench` and `pgbench -i -s 10`. In front of it run
   * tusk's router (`tusk router --spec FILE`): mode transaction, pool_size POOL, TLS
     disabled, client_auth scram-sha-256, workers = CPUs (the spec default; --router-workers),
     pipeline_depth 8 (--pipeline-depth; 0 turns pipelining off), busy_poll_us and
-    sched_policy as the spec's defaults (--busy-poll-us N sets it, 0 turns polling off;
-    --sched-policy normal|batch).
+    sched_policy and concurrency_limit as the spec's defaults (--busy-poll-us N sets it,
+    0 turns polling off; --sched-policy normal|batch; --concurrency-limit N, 0 = off).
 Both poolers reach PostgreSQL over its unix socket (--server-socket tcp: 127.0.0.1).
 pgbench always connects over TCP to 127.0.0.1, to each of the three targets in turn:
   * -S (select only) and TPC-B-like, -M simple and -M prepared, at 10/50/100/500
@@ -269,7 +269,7 @@ def start_pgbouncer(root, pg, pool, server_socket):
 def start_router(root, tusk, pg, pool, server_socket, tag, workers=0, pipeline_depth=0,
                  options=None):
     """Starts `tusk router` with a spec for `pg`; `options` ({spec key: value})
-    overrides or adds spec keys (busy_poll_us, sched_policy)."""
+    overrides or adds spec keys (busy_poll_us, sched_policy, concurrency_limit)."""
     d = os.path.join(root, f"router-{tag}")
     os.makedirs(d)
     port = free_port()
@@ -299,7 +299,8 @@ def start_router(root, tusk, pg, pool, server_socket, tag, workers=0, pipeline_d
 
 def router_options(args):
     """The spec keys the command line sets: {} when it sets none."""
-    options = {"busy_poll_us": args.busy_poll_us, "sched_policy": args.sched_policy}
+    options = {"busy_poll_us": args.busy_poll_us, "sched_policy": args.sched_policy,
+               "concurrency_limit": args.concurrency_limit}
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -906,6 +907,9 @@ def main():
                     help="the router's busy_poll_us (0: off; default: the spec's default)")
     ap.add_argument("--sched-policy", choices=("batch", "normal"), default=None,
                     help="the router workers' sched_policy (default: the spec's default)")
+    ap.add_argument("--concurrency-limit", type=int, default=None,
+                    help="the router's concurrency_limit (0: off; default: the spec's "
+                         "default, auto = 4 per CPU)")
     ap.add_argument("--server-socket", choices=("unix", "tcp"), default="unix",
                     help="how both poolers reach PostgreSQL")
     ap.add_argument("--trace-connect", action="store_true",
@@ -1012,7 +1016,8 @@ def main():
           f"{args.router_workers or f'{os.cpu_count()} (CPUs)'}, router pipeline_depth "
           f"{args.pipeline_depth or 'off'}, router busy_poll_us "
           f"{'default' if args.busy_poll_us is None else args.busy_poll_us or 'off'}, "
-          f"router sched_policy {args.sched_policy or 'default'}, "
+          f"router sched_policy {args.sched_policy or 'default'}, router concurrency_limit "
+          f"{'default' if args.concurrency_limit is None else args.concurrency_limit or 'off'}, "
           f"poolers -> PostgreSQL over "
           f"{'the unix socket' if args.server_socket == 'unix' else 'TCP'}")
     print(f"PostgreSQL {getattr(pg, 'version', '?')}; {pgbouncer_version()}; "

@@ -55,6 +55,8 @@ router::RouterSpec RouterSpecFor(const config::Instance& instance, const postgre
   s.connect_timeout_ms = r.connect_timeout_ms;
   s.pipeline_depth = r.pipeline_depth;
   s.pipeline_busy_limit_ms = r.pipeline_busy_limit_ms;
+  static_assert(config::Router::kConcurrencyLimitAuto == router::RouterSpec::kConcurrencyLimitAuto);
+  s.concurrency_limit = r.concurrency_limit;
   s.busy_poll_us = r.busy_poll_us;
   s.sched_policy = r.sched_policy == config::RouterSchedPolicy::kNormal ? sys::SchedPolicy::kNormal
                                                                         : sys::SchedPolicy::kBatch;

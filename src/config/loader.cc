@@ -873,6 +873,7 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
                   "connect_timeout",
                   "pipeline_depth",
                   "pipeline_busy_limit",
+                  "concurrency_limit",
                   "busy_poll_us",
                   "sched_policy",
                   "client_auth",
@@ -935,6 +936,17 @@ Router Loader::ParseRouter(const YAML::Node& n, const std::string& path, const I
                                 std::pair{"server_lifetime", r.server_lifetime_ms},
                                 std::pair{"pipeline_busy_limit", r.pipeline_busy_limit_ms}}) {
     if (f.Has(key) && ms == 0) Fail(f.Get(key), Child(path, key), "must be more than 0");
+  }
+  if (f.Has("concurrency_limit")) {
+    const YAML::Node v = f.Get("concurrency_limit");
+    const std::string p = Child(path, "concurrency_limit");
+    if (v.IsScalar() && v.Scalar() == "auto") {
+      r.concurrency_limit = Router::kConcurrencyLimitAuto;
+    } else if (v.IsScalar() && ParseInteger(v.Scalar())) {
+      r.concurrency_limit = Integer(v, p, 0, 262143);
+    } else {
+      Fail(v, p, "expected auto or an integer (0 = off), got " + Describe(v));
+    }
   }
   if (r.pipeline_depth > 0 && r.mode == RouterMode::kSession) {
     Fail(f.Get("pipeline_depth"), Child(path, "pipeline_depth"),

@@ -143,6 +143,11 @@ struct Router {
   /// (since its queue was last empty) takes no more until it has drained
   /// (`pipeline_busy_limit`), ms.
   int64_t pipeline_busy_limit_ms = 1;
+  /// Transaction mode: transactions of one pool that may run at once before
+  /// new ones wait in the router's queue (`concurrency_limit`); 0 = off,
+  /// kConcurrencyLimitAuto (`auto`) = 4 per CPU of the router's host.
+  static constexpr int kConcurrencyLimitAuto = -1;
+  int concurrency_limit = kConcurrencyLimitAuto;
   /// The longest a router worker polls for events before it sleeps
   /// (`busy_poll_us`), µs; 0 = never.
   int busy_poll_us = 50;

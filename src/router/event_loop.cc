@@ -118,7 +118,7 @@ int EventLoop::Wait(epoll_event* events, int max_events, int timeout_ms) {
   return n;
 }
 
-void EventLoop::Run(const std::function<void()>& tick) {
+void EventLoop::Run(const std::function<void()>& tick, const std::function<void()>& alarm) {
   SetBatchTime();
   int64_t next_tick_us = NowUs() + kTickMs * 1000;
   constexpr int kMaxEvents = 256;
@@ -126,7 +126,7 @@ void EventLoop::Run(const std::function<void()>& tick) {
   while (!stop_) {
     // NowUs() is the time the previous batch was fetched: the wait may run
     // up to that batch's processing time long, which a 100 ms tick absorbs.
-    int64_t left_us = next_tick_us - NowUs();
+    int64_t left_us = std::min(next_tick_us, alarm_us_) - NowUs();
     int timeout = left_us > 0 ? static_cast<int>(left_us / 1000 + 1) : 0;
     int n = Wait(events, kMaxEvents, timeout);
     for (int i = 0; i < n; ++i) {
@@ -143,6 +143,10 @@ void EventLoop::Run(const std::function<void()>& tick) {
     if (NowUs() >= next_tick_us) {
       tick();
       next_tick_us = NowUs() + kTickMs * 1000;
+    }
+    if (NowUs() >= alarm_us_) {
+      alarm_us_ = std::numeric_limits<int64_t>::max();
+      if (alarm) alarm();
     }
     if (!after_batch_.empty()) {
       std::vector<std::function<void()>> fns;

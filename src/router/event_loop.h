@@ -3,7 +3,8 @@
 // Handlers register a file descriptor once (edge-triggered, read+write+hangup)
 // and get OnEvents() calls on the loop thread. Other threads talk to a loop
 // only through Post(), which queues a closure and wakes the loop via an
-// eventfd. A periodic tick (every kTickMs) drives timeouts. Between batches
+// eventfd. A periodic tick (every kTickMs) drives timeouts, and a one-shot
+// alarm (WakeAt) wakes the loop sooner when a decision falls due. Between batches
 // the loop may poll for events before it sleeps (SetBusyPoll, BusyPoll,
 // PollTrial).
 // Objects handed to Defer() are destroyed after the current batch of events,
@@ -13,9 +14,11 @@
 // the loop thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -67,8 +70,13 @@ class EventLoop {
   Status AddListener(int fd, IoHandler* handler);
   /// Unregisters fd (before close()).
   void Remove(int fd);
-  /// Runs until Stop(); calls `tick` every kTickMs on the loop thread.
-  void Run(const std::function<void()>& tick);
+  /// Runs until Stop(); calls `tick` every kTickMs on the loop thread, and
+  /// `alarm` (when set) after a batch once the time given to WakeAt() passed.
+  void Run(const std::function<void()>& tick, const std::function<void()>& alarm = {});
+  /// Calls Run()'s `alarm` once NowUs() >= `at_us` (µs), or sooner when an
+  /// earlier time is asked; one alarm is pending at a time (the earliest).
+  /// REQUIRES: on the loop thread.
+  void WakeAt(int64_t at_us) { alarm_us_ = std::min(alarm_us_, at_us); }
   /// After a batch, poll for events for up to `max_us` (µs; only while
   /// BusyPoll finds that most waits end that soon and PollTrial that it
   /// pays, and the CPU yielded between polls) before sleeping; 0 = sleep at
@@ -103,6 +111,7 @@ class EventLoop {
   std::vector<IoHandler*> batch_end_;
   BusyPoll busy_poll_{0};
   PollTrial poll_trial_;
+  int64_t alarm_us_ = std::numeric_limits<int64_t>::max();  ///< WakeAt; max = none
 };
 
 }  // namespace tusk::router

@@ -7,6 +7,7 @@
 // SpecError and caught at the API boundary; nothing escapes.
 #include "router/router_spec.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "router/busy_poll.h"
@@ -147,6 +149,7 @@ RouterSpec Parse(const json& doc) {
             "connect_timeout_ms",
             "pipeline_depth",
             "pipeline_busy_limit_ms",
+            "concurrency_limit",
             "busy_poll_us",
             "sched_policy",
             "max_message_bytes",
@@ -190,6 +193,8 @@ RouterSpec Parse(const json& doc) {
   s.pipeline_depth = static_cast<int>(o.Integer("pipeline_depth", 0, 64, s.pipeline_depth));
   s.pipeline_busy_limit_ms =
       o.Integer("pipeline_busy_limit_ms", 1, kInt64Max, s.pipeline_busy_limit_ms);
+  s.concurrency_limit =
+      static_cast<int>(o.Integer("concurrency_limit", -1, kIntMax, s.concurrency_limit));
   s.busy_poll_us = static_cast<int>(o.Integer("busy_poll_us", 0, kMaxBusyPollUs, s.busy_poll_us));
   s.sched_policy = static_cast<sys::SchedPolicy>(
       o.Enum("sched_policy", kSchedPolicies, static_cast<size_t>(s.sched_policy)));
@@ -257,6 +262,12 @@ Result<std::string> ReadSmallFile(const std::string& path) {
 
 }  // namespace
 
+int RouterSpec::ConcurrencyLimit() const {
+  if (concurrency_limit != kConcurrencyLimitAuto) return concurrency_limit;
+  static const int cpus = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return 4 * cpus;
+}
+
 Result<RouterSpec> ParseRouterSpec(const std::string& json_text) {
   json doc = json::parse(json_text, nullptr, false);
   if (doc.is_discarded()) return InvalidArgument("router spec: not valid JSON");
@@ -301,6 +312,7 @@ std::string RenderRouterSpec(const RouterSpec& s) {
       {"connect_timeout_ms", s.connect_timeout_ms},
       {"pipeline_depth", s.pipeline_depth},
       {"pipeline_busy_limit_ms", s.pipeline_busy_limit_ms},
+      {"concurrency_limit", s.concurrency_limit},
       {"busy_poll_us", s.busy_poll_us},
       {"sched_policy", kSchedPolicies[static_cast<size_t>(s.sched_policy)]},
       {"max_message_bytes", s.max_message_bytes},

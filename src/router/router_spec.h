@@ -57,6 +57,14 @@ struct RouterSpec {
   /// A server that has run queued requests back to back this long (since its
   /// queue was last empty) takes no more until it has drained.
   int64_t pipeline_busy_limit_ms = 1;
+  /// Transaction mode: a client's transaction gets a server only while fewer
+  /// than this many of its pool's open transactions count
+  /// (concurrency_count.h); the others wait in the pool's FIFO. 0 = off;
+  /// kConcurrencyLimitAuto = 4 per CPU (ConcurrencyLimit()).
+  static constexpr int kConcurrencyLimitAuto = -1;
+  int concurrency_limit = kConcurrencyLimitAuto;
+  /// concurrency_limit with `auto` resolved: 4 × std::thread::hardware_concurrency().
+  int ConcurrencyLimit() const;
   /// The longest a worker polls for events after a batch before it sleeps
   /// (busy_poll.h), µs; 0 = never. A reload applies it (Worker::Reconfigure).
   int busy_poll_us = 50;

@@ -487,6 +487,7 @@ void ServerConn::HandleActive() {
   const bool pipelining = state_ == ServerState::kPipelining;
   ClientConn* c = client_;
   bool released = false;
+  bool answered = false;  // a ReadyForQuery arrived: one query fewer runs
   for (;;) {
     protocol::Frame f = protocol::ScanFrame(in_.view(), kMaxServerMessage);
     if (f.status == protocol::FrameStatus::kNeedMore) break;
@@ -546,6 +547,7 @@ void ServerConn::HandleActive() {
           return;
         }
         tx_ = *tx;
+        answered_us_ = NowUs();
         ++completed_requests;
         if (pipelining && tx_ != protocol::TxStatus::kIdle) {
           // Only autocommit requests are queued (pipeline_sql.h); one that
@@ -575,6 +577,7 @@ void ServerConn::HandleActive() {
     }
     in_.Consume(f.size());
     if (f.type != 'Z') continue;
+    answered = true;
     bool queued = seg.queued;
     PopFront();
     if (pipelining) {
@@ -599,7 +602,9 @@ void ServerConn::HandleActive() {
   if (c != nullptr) c->FlushAtBatchEnd();
   if (released && client_ == c && c != nullptr && state_ == ServerState::kActive) {
     c->Unlink();  // the client gives the server back (ServerFree) and may request again
+    return;
   }
+  if (answered && state_ == ServerState::kActive) worker_->QueryEnded(pool_.get());
 }
 
 }  // namespace tusk::router

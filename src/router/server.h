@@ -152,6 +152,8 @@ class ServerConn : public IoHandler {
   void SendDiscardAll();
   /// Queues one Query of the router's own (a segment whose replies are dropped).
   void SendPrelude(const std::string& sql);
+  /// When the last ReadyForQuery arrived (µs), 0 before the first.
+  int64_t answered_us() const { return answered_us_; }
   /// When the oldest unanswered message was sent (µs), 0 when none is outstanding.
   int64_t busy_since_us() const {
     return segments_.empty() ? open_.start_us : segments_.front().start_us;
@@ -255,6 +257,7 @@ class ServerConn : public IoHandler {
   const ClientConn* paused_for_ = nullptr;  ///< see PausedFor()
   bool resume_at_batch_end_ = false;        ///< Disown() of paused_for_: Pump() then
   int64_t streak_since_us_ = 0;             ///< see streak_since_us()
+  int64_t answered_us_ = 0;                 ///< see answered_us()
 };
 
 }  // namespace tusk::router

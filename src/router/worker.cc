@@ -12,6 +12,7 @@
 
 #include "common/strings.h"
 #include "router/client.h"
+#include "router/concurrency_count.h"
 #include "router/pipeline_depth.h"
 #include "router/server.h"
 #include "sys/sched_policy.h"
@@ -52,7 +53,7 @@ void Worker::Start() {
     // "tusk-worker-N" in top -H, ps -T and /proc/PID/task/*/comm (15 bytes at most).
     pthread_setname_np(pthread_self(), ("tusk-worker-" + std::to_string(index_ % 1000)).c_str());
     ApplySchedPolicy();
-    loop_.Run([this] { Tick(); });
+    loop_.Run([this] { Tick(); }, [this] { ServeHeld(); });
   });
 }
 
@@ -265,9 +266,49 @@ void Worker::FeedPipeline(LocalPool& lp, ServerConn* s) {
   }
 }
 
+bool Worker::FrontMayStart(LocalPool& lp, Pool* pool) {
+  auto settings = shared_->settings();
+  const RouterSpec& spec = settings->spec;
+  if (lp.waiters.front()->pipeline_bytes() > 0 && spec.pipeline_depth > 0) return true;
+  return MayStartTransaction(pool, spec);
+}
+
+bool Worker::MayStartTransaction(Pool* pool, const RouterSpec& spec) {
+  const int limit = spec.ConcurrencyLimit();
+  if (limit <= 0 || spec.mode != PoolMode::kTransaction) return true;
+  // Linked and pipelining servers: with fewer than the limit, fewer count
+  // (the common case: no scan).
+  if (pool->stats().servers_active.value() < limit) return true;
+  ConcurrencyCount count(NowUs());
+  for (const auto& [id, s] : servers_) {
+    if (s->pool() != pool) continue;
+    if (s->state() != ServerState::kActive && s->state() != ServerState::kPipelining) continue;
+    count.Add(s->busy_since_us(), s->IdleInTransaction(), s->answered_us());
+  }
+  if (count.counted() < limit) return true;
+  loop_.WakeAt(count.first_expiry_us());
+  return false;
+}
+
+void Worker::ServeWaiters(LocalPool& lp, Pool* pool) {
+  while (!pool->paused() && !lp.waiters.empty() && !lp.idle.empty() && FrontMayStart(lp, pool)) {
+    GiveToWaiters(lp, TakeIdle(lp, pool));  // true: not paused, a waiter that may start
+  }
+}
+
+void Worker::QueryEnded(Pool* pool) {
+  LocalPool& lp = Local(pool);
+  if (lp.waiters.empty() || lp.idle.empty()) return;  // the common case
+  ServeWaiters(lp, pool);
+}
+
+void Worker::ServeHeld() {
+  for (auto& [pool, lp] : local_) ServeWaiters(lp, pool);
+}
+
 bool Worker::GiveToWaiters(LocalPool& lp, ServerConn* s) {
   Pool* pool = s->pool();
-  if (pool->paused() || lp.waiters.empty()) return false;
+  if (pool->paused() || lp.waiters.empty() || !FrontMayStart(lp, pool)) return false;
   ClientConn* c = lp.waiters.front();
   lp.waiters.pop_front();
   pool->stats().clients_waiting.Add(-1);
@@ -319,7 +360,7 @@ void Worker::RequestServer(ClientConn* client) {
   if (pool->key().readonly && !lp.idle.empty()) DropPrimaryFromReadOnly(lp);
   if (!pool->paused() && lp.waiters.empty()) {
     if (client->pipeline_bytes() > 0 && TryPipeline(lp, client)) return;
-    if (!lp.idle.empty()) {
+    if (!lp.idle.empty() && MayStartTransaction(pool, shared_->settings()->spec)) {
       client->Link(TakeIdle(lp, pool));
       return;
     }
@@ -327,7 +368,8 @@ void Worker::RequestServer(ClientConn* client) {
   lp.waiters.push_back(client);
   pool->stats().clients_waiting.Add(1);
   if (pool->paused()) return;
-  if (static_cast<int>(lp.waiters.size()) > lp.opening && pool->TryReserve()) {
+  // An idle server left means concurrency_limit holds the waiters: no more servers.
+  if (lp.idle.empty() && static_cast<int>(lp.waiters.size()) > lp.opening && pool->TryReserve()) {
     OpenServer(client->pool_ptr());
   }
 }
@@ -402,10 +444,9 @@ void Worker::Kick(const std::shared_ptr<Pool>& pool) {
   // FeedPipeline never changes the list: queued requests are written at the
   // batch end, so no server closes under it.
   for (ServerConn* s : lp.pipelining) FeedPipeline(lp, s);
-  while (!lp.waiters.empty() && !lp.idle.empty()) {
-    GiveToWaiters(lp, TakeIdle(lp, pool.get()));  // true: not paused, a waiter
-  }
-  while (static_cast<int>(lp.waiters.size()) > lp.opening && pool->TryReserve()) {
+  ServeWaiters(lp, pool.get());
+  while (lp.idle.empty() && static_cast<int>(lp.waiters.size()) > lp.opening &&
+         pool->TryReserve()) {
     if (!OpenServer(pool)) break;
   }
 }

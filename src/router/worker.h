@@ -13,8 +13,12 @@
 // else to an idle server, which starts pipelining; else it waits, and a
 // pipelining server that makes progress takes queueable waiters up to
 // `pipeline_depth`. So a server is added only when the busy ones are full or
-// past the limit; waiters keep their FIFO order. Timeouts are enforced by
-// Tick() every 100 ms.
+// past the limit; waiters keep their FIFO order. With `concurrency_limit`
+// set, a transaction starts on a server only while fewer transactions of its
+// pool than that are open and active (MayStartTransaction): the rest wait
+// their turn in the FIFO instead of queueing for locks and CPUs inside
+// PostgreSQL.
+// Timeouts are enforced by Tick() every 100 ms.
 // Thread-safety: methods run on the worker's own thread, except Post()-ed
 // closures from other threads (EventLoop::Post).
 #pragma once
@@ -69,6 +73,9 @@ class Worker {
   /// A server finished login or reset, or its client released it: hand it to
   /// a waiter, park it, or close it (retired, budget needed elsewhere).
   void ServerFree(ServerConn* server);
+  /// A linked server answered a query and stays linked (a transaction goes
+  /// on): one fewer query runs, so a waiter held by concurrency_limit may start.
+  void QueryEnded(Pool* pool);
   /// A pipelining server answered requests: feeds it queued waiters, or,
   /// when its queue is empty, returns it to the pool (ServerFree).
   void PipelineProgress(ServerConn* server);
@@ -124,8 +131,22 @@ class Worker {
   ServerConn* TakeIdle(LocalPool& lp, Pool* pool);
   /// Gives the free server `s` (kIdle, in no list) to the first waiter: a
   /// queueable request starts `s` pipelining (and more follow), any other
-  /// links it. false when nobody waits or the pool is paused.
+  /// links it. false when nobody waits, the pool is paused or the first
+  /// waiter's transaction may not start yet (FrontMayStart).
   bool GiveToWaiters(LocalPool& lp, ServerConn* s);
+  /// Whether the first waiter may be given a server now: a queueable
+  /// request always (pipeline_depth bounds those), a transaction only when
+  /// MayStartTransaction. REQUIRES: !lp.waiters.empty().
+  bool FrontMayStart(LocalPool& lp, Pool* pool);
+  /// Whether fewer than concurrency_limit transactions of `pool` count
+  /// (concurrency_count.h: a query running or a pause between queries, each
+  /// only so long). When not, asks the loop to wake when the first of them
+  /// stops counting (ServeHeld).
+  bool MayStartTransaction(Pool* pool, const RouterSpec& spec);
+  /// Gives idle servers to the waiters of `pool` while FrontMayStart.
+  void ServeWaiters(LocalPool& lp, Pool* pool);
+  /// The loop's alarm: serves the waiters of every pool with idle servers.
+  void ServeHeld();
   /// Queues `client`'s request (pipeline_bytes > 0) on a pipelining server
   /// or an idle one; false when none may take it (it waits instead).
   bool TryPipeline(LocalPool& lp, ClientConn* client);

@@ -77,6 +77,7 @@ TEST(ConfigRouter, Defaults) {
   EXPECT_EQ(rt.pipeline_depth, 0);
   EXPECT_EQ(rt.pipeline_busy_limit_ms, 1);
   EXPECT_EQ(rt.busy_poll_us, 50);
+  EXPECT_EQ(rt.concurrency_limit, Router::kConcurrencyLimitAuto);
   EXPECT_EQ(rt.sched_policy, RouterSchedPolicy::kBatch);
   EXPECT_EQ(rt.client_auth, RouterClientAuth::kScramSha256);
   EXPECT_EQ(rt.admin_roles, (std::vector<std::string>{"postgres"}));
@@ -110,6 +111,7 @@ TEST(ConfigRouter, EveryKey) {
       server_lifetime: "2h"
       server_idle_timeout: 2500
       connect_timeout: 2s
+      concurrency_limit: 12
       client_auth: md5
       admin_roles: [postgres, ops]
       tls: {mode: require, cert_file: tls/r.crt, key_file: /etc/tls/r.key}
@@ -138,6 +140,7 @@ TEST(ConfigRouter, EveryKey) {
   EXPECT_EQ(rt.server_lifetime_ms, 7200000);
   EXPECT_EQ(rt.server_idle_timeout_ms, 2500);
   EXPECT_EQ(rt.connect_timeout_ms, 2000);
+  EXPECT_EQ(rt.concurrency_limit, 12);
   EXPECT_EQ(rt.client_auth, RouterClientAuth::kMd5);
   EXPECT_EQ(rt.admin_roles, (std::vector<std::string>{"postgres", "ops"}));
   EXPECT_EQ(rt.tls_mode, RouterTlsMode::kRequire);
@@ -205,6 +208,11 @@ TEST(ConfigRouter, Errors) {
               "t.yaml:13:28: instances[0].router.pipeline_busy_limit", "must be more than 0");
   ExpectError(WithRouter("      port: 6432\n      busy_poll_us: 20000\n"),
               "t.yaml:13:21: instances[0].router.busy_poll_us", "between 0 and 10000");
+  ExpectError(WithRouter("      port: 6432\n      concurrency_limit: -1\n"),
+              "t.yaml:13:26: instances[0].router.concurrency_limit", "between 0 and 262143");
+  ExpectError(WithRouter("      port: 6432\n      concurrency_limit: automatic\n"),
+              "t.yaml:13:26: instances[0].router.concurrency_limit",
+              "expected auto or an integer (0 = off), got \"automatic\"");
   ExpectError(WithRouter("      port: 6432\n      busy_poll_us: 50us\n"),
               "t.yaml:13:21: instances[0].router.busy_poll_us",
               "expected an integer, got \"50us\"");

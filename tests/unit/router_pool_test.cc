@@ -1,6 +1,7 @@
 // Unit tests for the router's pure pieces: Buffer, the Pool budget, the
-// pipeline depth that follows the demand, the busy-poll window and the
-// trial that decides whether polling pays.
+// pipeline depth that follows the demand, the busy-poll window, the
+// trial that decides whether polling pays and what counts against the
+// concurrency limit.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 
 #include "router/buffer.h"
 #include "router/busy_poll.h"
+#include "router/concurrency_count.h"
 #include "router/pipeline_depth.h"
 #include "router/poll_trial.h"
 #include "router/pool.h"
@@ -265,6 +267,34 @@ TEST(PollTrialTest, ASteadyDriftInLoadDecidesNothing) {
     });
     EXPECT_TRUE(r.trial.polling_allowed()) << "slope " << slope;
   }
+}
+
+// ---- ConcurrencyCount ----
+
+TEST(ConcurrencyCountTest, CountsRunningQueriesAndShortPausesOnly) {
+  const int64_t now = 10'000'000;
+  ConcurrencyCount c(now);
+  c.Add(now - 5'000, false, 0);    // a query running for 5 ms
+  c.Add(0, true, now - 1'000);     // idle in transaction for 1 ms
+  c.Add(0, false, now - 1'000);    // answered, no transaction: released
+  c.Add(now - 150'000, false, 0);  // running for 150 ms: waits on something else
+  c.Add(0, true, now - 130'000);   // idle in transaction for 130 ms: the client thinks
+  EXPECT_EQ(c.counted(), 2);
+  // The running one stops counting first: 5 ms + 95 ms.
+  EXPECT_EQ(c.first_expiry_us(), now + 95'000);
+}
+
+TEST(ConcurrencyCountTest, LimitsAreExactAndNothingCountsForever) {
+  const int64_t now = 10'000'000;
+  ConcurrencyCount edge(now);
+  edge.Add(now - ConcurrencyCount::kQueryUs, false, 0);      // exactly at the limit: not counted
+  edge.Add(0, true, now - ConcurrencyCount::kIdleUs);        // likewise
+  edge.Add(now - ConcurrencyCount::kQueryUs + 1, false, 0);  // 1 µs younger: counted
+  EXPECT_EQ(edge.counted(), 1);
+  EXPECT_EQ(edge.first_expiry_us(), now + 1);
+  ConcurrencyCount none(now);
+  EXPECT_EQ(none.counted(), 0);
+  EXPECT_EQ(none.first_expiry_us(), std::numeric_limits<int64_t>::max());
 }
 
 }  // namespace

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "../support/fake_environment.h"
 #include "cli/router_files.h"
@@ -76,6 +78,7 @@ void ExpectSame(const RouterSpec& a, const RouterSpec& b) {
   EXPECT_EQ(a.pipeline_depth, b.pipeline_depth);
   EXPECT_EQ(a.pipeline_busy_limit_ms, b.pipeline_busy_limit_ms);
   EXPECT_EQ(a.busy_poll_us, b.busy_poll_us);
+  EXPECT_EQ(a.concurrency_limit, b.concurrency_limit);
   EXPECT_EQ(a.sched_policy, b.sched_policy);
   EXPECT_EQ(a.max_message_bytes, b.max_message_bytes);
   EXPECT_EQ(a.client_auth, b.client_auth);
@@ -145,6 +148,9 @@ TEST(RouterSpec, MinimalSpecGetsDefaults) {
   EXPECT_EQ(s->pipeline_busy_limit_ms, 1);
   EXPECT_EQ(s->busy_poll_us, 50);
   EXPECT_EQ(s->sched_policy, sys::SchedPolicy::kBatch);
+  EXPECT_EQ(s->concurrency_limit, RouterSpec::kConcurrencyLimitAuto);
+  EXPECT_EQ(s->ConcurrencyLimit(),
+            4 * std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
 }
 
 /// Full() rendered, with `key` replaced by `value` (or removed when value is discarded).
@@ -243,6 +249,7 @@ TEST(RouterSpec, PipelineRoundTripAndErrors) {
   s.pipeline_depth = 8;
   s.pipeline_busy_limit_ms = 3;
   s.busy_poll_us = 0;
+  s.concurrency_limit = 0;
   Result<RouterSpec> back = ParseRouterSpec(RenderRouterSpec(s));
   ASSERT_TRUE(back.ok()) << back.status().message();
   ExpectSame(*back, s);
@@ -259,6 +266,8 @@ TEST(RouterSpec, PipelineRoundTripAndErrors) {
               "router spec: busy_poll_us: must be between 0 and 10000");
   ExpectError(edited("busy_poll_us", -1), "router spec: busy_poll_us: must be between 0 and 10000");
   ExpectError(edited("mode", "session"), "router spec: pipeline_depth: needs mode transaction");
+  ExpectError(edited("concurrency_limit", -2), "router spec: concurrency_limit: must be >= -1");
+  EXPECT_EQ(back->ConcurrencyLimit(), 0);  // off stays off
 }
 
 TEST(RouterSpec, AuthQueryOffWhenAllEmptyOrAbsent) {
