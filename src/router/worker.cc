@@ -125,6 +125,7 @@ bool Worker::OpenServer(const std::shared_ptr<Pool>& pool) {
   auto s = std::make_shared<ServerConn>(this, pool, backend, id);
   servers_.emplace(id, s);
   LocalPool& lp = Local(pool.get());
+  lp.servers.push_back(s.get());
   lp.opening++;
   shared_->servers++;
   pool->stats().server_connects.Add();
@@ -280,8 +281,7 @@ bool Worker::MayStartTransaction(Pool* pool, const RouterSpec& spec) {
   // (the common case: no scan).
   if (pool->stats().servers_active.value() < limit) return true;
   ConcurrencyCount count(NowUs());
-  for (const auto& [id, s] : servers_) {
-    if (s->pool() != pool) continue;
+  for (const ServerConn* s : Local(pool).servers) {
     if (s->state() != ServerState::kActive && s->state() != ServerState::kPipelining) continue;
     count.Add(s->busy_since_us(), s->IdleInTransaction(), s->answered_us());
   }
@@ -427,6 +427,9 @@ void Worker::ServerClosed(ServerConn* s, bool never_ready, const std::string& er
       pool->stats().clients_waiting.Add(-1);
       c->Fatal(sqlstate.empty() ? "08006" : sqlstate, error);
     }
+  }
+  if (auto own = std::find(lp.servers.begin(), lp.servers.end(), s); own != lp.servers.end()) {
+    lp.servers.erase(own);
   }
   auto it = servers_.find(s->id());
   if (it != servers_.end()) {

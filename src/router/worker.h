@@ -113,6 +113,7 @@ class Worker {
 
  private:
   struct LocalPool {
+    std::vector<ServerConn*> servers;  ///< every server connection of the pool (owned by servers_)
     std::vector<ServerConn*> idle;
     std::vector<ServerConn*> pipelining;  ///< kPipelining servers
     std::deque<ClientConn*> waiters;

@@ -13,8 +13,13 @@ import psycopg2
 
 from router_support import RouterCase, in_thread
 
+# Queries of the application role running now, that started less than 80 ms
+# ago: the router counts a running query for 100 ms from when it sent it
+# (concurrency_count.h), so on a slow, loaded host a longer one may rightly
+# let another transaction start.
 ACTIVE_APP_QUERIES = ("SELECT count(*) FROM pg_stat_activity "
-                      "WHERE usename = 'app' AND state = 'active'")
+                      "WHERE usename = 'app' AND state = 'active' "
+                      "AND clock_timestamp() - query_start < interval '80 ms'")
 
 
 class RouterConcurrencyTest(RouterCase):
@@ -67,12 +72,13 @@ class RouterConcurrencyTest(RouterCase):
         holders = [self.connect() for _ in range(2)]
         for conn in holders:  # psycopg2 opens a transaction: BEGIN; SELECT 1; then idle in it
             self.assertEqual(self.scalar(conn, "SELECT 1"), 1)
+        other = self.autocommit()
         t0 = time.monotonic()
-        self.assertEqual(self.scalar(self.autocommit(), "SELECT 2"), 2)
+        self.assertEqual(self.scalar(other, "SELECT 2"), 2)
         elapsed = time.monotonic() - t0
         # Held, it would wait for pool_wait_timeout (20 s); idle transactions
         # stop counting 100 ms after their last answer.
-        self.assertLess(elapsed, 2, self.router_log())
+        self.assertLess(elapsed, 5, self.router_log())
         for conn in holders:
             self.assertEqual(conn.get_transaction_status(),
                              psycopg2.extensions.TRANSACTION_STATUS_INTRANS)
@@ -80,14 +86,15 @@ class RouterConcurrencyTest(RouterCase):
 
     def test_long_queries_do_not_hold_the_limit(self):
         sleepers = [self.autocommit() for _ in range(2)]
+        other = self.autocommit()
         threads = [in_thread(lambda c=c: self.scalar(c, "SELECT pg_sleep(3)")) for c in sleepers]
         time.sleep(0.5)  # both run (and have run for more than 100 ms)
-        t0 = time.monotonic()
-        self.assertEqual(self.scalar(self.autocommit(), "SELECT 3"), 3)
-        elapsed = time.monotonic() - t0
-        self.assertLess(elapsed, 1.5, f"waited {elapsed:.2f} s behind two pg_sleep(3)\n"
-                                      f"{self.router_log()}")
+        self.assertEqual(self.scalar(other, "SELECT 3"), 3)
+        answered = time.monotonic()
         for t, box in threads:
             t.join(timeout=30)
             self.assertNotIn("error", box)
-            self.assertLess(t0, box["done_at"] - 1, "the sleeps ended before the query ran")
+            # Held behind them, it would have run only once they ended.
+            self.assertLess(answered, box["done_at"] - 1,
+                            f"answered {box['done_at'] - answered:.2f} s before the sleeps "
+                            f"ended\n{self.router_log()}")
